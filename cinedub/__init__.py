@@ -1,0 +1,3 @@
+"""cinedub: an AI dubbing studio."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,30 @@
+"""The fixed label sets every backend, dataset reader and metric uses (DESIGN.md, "Label sets")."""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+SceneType = Literal["dialogue", "monologue", "narration"]
+Gender = Literal["male", "female", "unknown"]
+AgeGroup = Literal["child", "teen", "adult", "elderly"]
+Emotion = Literal["angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"]
+
+SCENE_TYPES: tuple[str, ...] = get_args(SceneType)
+GENDERS: tuple[str, ...] = get_args(Gender)
+AGE_GROUPS: tuple[str, ...] = get_args(AgeGroup)
+EMOTIONS: tuple[str, ...] = get_args(Emotion)
+
+# DeepDubber's multiple-choice letters for the voice-over category.
+SCENE_LETTER: dict[str, str] = {"dialogue": "A", "monologue": "B", "narration": "C"}
+LETTER_SCENE: dict[str, str] = {letter: scene for scene, letter in SCENE_LETTER.items()}
+
+
+def age_group(age: int) -> str:
+    """child <13, teen 13-19, adult 20-59, elderly 60+."""
+    if age < 13:
+        return "child"
+    if age < 20:
+        return "teen"
+    if age < 60:
+        return "adult"
+    return "elderly"

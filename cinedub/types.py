@@ -1,0 +1,243 @@
+"""The data every part of cinedub passes around.
+
+All records are pydantic models so they validate on the way in and serialise to the JSON files a
+session writes (direction.json, report.json). Times are seconds from the start of the clip.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from cinedub.labels import SCENE_LETTER, AgeGroup, Emotion, Gender, SceneType, age_group
+
+
+class Record(BaseModel):
+    """Base of the serialisable records: unknown keys are errors, values are checked on assignment."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class Window(Record):
+    """A span of the clip, in seconds."""
+
+    start: float = Field(ge=0.0)
+    end: float = Field(ge=0.0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Window:
+        if self.end <= self.start:
+            raise ValueError(f"window end {self.end:.3f} s is not after its start {self.start:.3f} s")
+        return self
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+
+class Line(Record):
+    """One line of the script; `window` is set when the script says where it goes (an SRT cue)."""
+
+    text: str
+    window: Window | None = None
+
+    @field_validator("text")
+    @classmethod
+    def _not_empty(cls, text: str) -> str:
+        text = " ".join(text.split())
+        if not text:
+            raise ValueError("the line is empty")
+        return text
+
+
+class ClipInfo(Record):
+    """What probing a media file tells."""
+
+    path: str
+    duration: float
+    has_video: bool
+    has_audio: bool
+    fps: float | None = None
+    width: int | None = None
+    height: int | None = None
+    num_frames: int | None = None
+    video_codec: str | None = None
+    audio_codec: str | None = None
+    sample_rate: int | None = None
+
+
+# ---------------------------------------------------------------------------------------------
+# Perception: the facts the director's tools read off the clip and the line.
+
+
+class Person(Record):
+    """A face tracked across frames."""
+
+    track_id: int
+    first_seen: float
+    last_seen: float
+    frames_seen: int
+    box: tuple[float, float, float, float]  # mean (x, y, w, h), normalised to the frame
+    mouth_activity: float  # spread of the mouth-opening series, in units of lip height / face height
+    talking: bool
+    speaking_windows: list[Window] = []
+    age: int | None = None
+    gender: Gender = "unknown"
+    facial_emotion: Emotion | None = None
+    facial_emotion_scores: dict[str, float] = {}
+
+
+class SceneColour(Record):
+    """Colour statistics of the sampled frames."""
+
+    hue: float  # degrees, circular mean weighted by saturation
+    saturation: float  # 0..1
+    brightness: float  # 0..1
+    contrast: float  # std of brightness, 0..1
+    motion: float  # mean absolute difference of consecutive grey frames, 0..1
+
+
+class TextEmotion(Record):
+    """The emotion the words of the line carry, from lexicons."""
+
+    emotion: Emotion
+    scores: dict[str, float]  # per label, sums to 1
+    valence: float  # VADER compound, -1..1
+
+
+class Perception(Record):
+    """Everything `watch` learns about a clip."""
+
+    duration: float
+    sample_fps: float
+    num_frames: int
+    frame_times: list[float] = []
+    people: list[Person] = []
+    num_people: int = 0
+    num_speaking: int = 0
+    speaker_id: int | None = None  # track_id of the main speaker, if anyone talks
+    speaking_windows: list[Window] = []  # the main speaker's
+    mouth_series: dict[int, list[float | None]] = {}  # track_id -> opening per sampled frame
+    scene: SceneColour | None = None
+    text: TextEmotion | None = None
+    timings: dict[str, float] = {}
+
+    @property
+    def speaker(self) -> Person | None:
+        return next((p for p in self.people if p.track_id == self.speaker_id), None)
+
+
+# ---------------------------------------------------------------------------------------------
+# The director's decision and its instruction to the actor.
+
+
+class Conclusion(Record):
+    """The validated end of the director's chain of thought.
+
+    Speaker attributes are None when the reasoning did not state them (DeepDubber's own answers give
+    only the scene type and the counts).
+    """
+
+    scene_type: SceneType
+    num_people: int | None = Field(default=None, ge=0)
+    num_speaking: int | None = Field(default=None, ge=0)
+    gender: Gender | None = None
+    age: int | None = Field(default=None, ge=0, le=120)
+    age_group: AgeGroup | None = None
+    emotion: Emotion | None = None
+    intensity: float | None = Field(default=None, ge=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Conclusion:
+        if self.num_people is not None and self.num_speaking is not None:
+            if self.num_speaking > self.num_people:
+                raise ValueError(
+                    f"{self.num_speaking} people speaking but only {self.num_people} on screen"
+                )
+        if self.age is not None and self.age_group is None:
+            object.__setattr__(self, "age_group", age_group(self.age))
+        return self
+
+    @property
+    def letter(self) -> str:
+        return SCENE_LETTER[self.scene_type]
+
+
+class Reference(Record):
+    """A retrieved reference clip whose audio guides the performance."""
+
+    clip_id: str
+    audio: str
+    score: float
+    emotion: Emotion | None = None
+    prosody: dict[str, float] = {}
+
+
+class Direction(Record):
+    """What the director asks of the actor for one take."""
+
+    emotion: Emotion = "neutral"
+    intensity: float = Field(default=0.5, ge=0.0, le=1.0)
+    pace: float = Field(default=1.0, ge=0.5, le=2.0)  # speaking-rate factor inside the window
+    pitch_shift: float = Field(default=0.0, ge=-12.0, le=12.0)  # semitones
+    loudness: float = Field(default=0.0, ge=-20.0, le=20.0)  # dB
+    window: Window  # where the speech must sit in the clip
+    voice: str  # path of the reference recording
+    references: list[Reference] = []
+    seed: int = 0
+
+    def changed(self, other: Direction) -> dict[str, tuple[Any, Any]]:
+        """Fields that differ from `other`, as (other's value, this value)."""
+        mine, theirs = self.model_dump(), other.model_dump()
+        return {k: (theirs[k], mine[k]) for k in mine if mine[k] != theirs[k]}
+
+
+class TakeRecord(Record):
+    """A kept take, as the session stores it (the audio lives in `path`)."""
+
+    index: int
+    name: str
+    path: str
+    sample_rate: int
+    duration: float  # length of the rendered speech, seconds
+    window: Window
+    direction: Direction
+    note: str | None = None
+    applied: dict[str, Any] = {}
+    measured: dict[str, Any] = {}
+    kept: bool = True
+
+
+# ---------------------------------------------------------------------------------------------
+# In-memory values (hold audio arrays, so not serialised as they are).
+
+
+@dataclass
+class Voice:
+    """A reference recording of the voice to use, mono float32 in [-1, 1]."""
+
+    path: Path
+    audio: np.ndarray  # (num_samples,)
+    sample_rate: int
+
+    @property
+    def duration(self) -> float:
+        return len(self.audio) / self.sample_rate
+
+
+@dataclass
+class Take:
+    """What an actor returns: the speech for one line, exactly as long as the direction's window."""
+
+    audio: np.ndarray  # (num_samples,) float32 in [-1, 1]
+    sample_rate: int
+    timings: dict[str, float] = field(default_factory=dict)  # stage -> seconds of wall time
+    applied: dict[str, Any] = field(default_factory=dict)  # the prosody / timbre changes made
+
+    @property
+    def duration(self) -> float:
+        return len(self.audio) / self.sample_rate

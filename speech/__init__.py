@@ -1,0 +1,1 @@
+"""The actor: speaks a line in a reference voice, timed to the window, with the emotion asked for."""

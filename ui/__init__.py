@@ -1,0 +1,1 @@
+"""The Gradio studio. Not built yet (issue 7)."""
