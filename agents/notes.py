@@ -1,0 +1,187 @@
+"""The rule-based note interpreter: a director's note in words -> changes to the `Direction`.
+
+A note is split into clauses ("again, but angrier and a little slower" -> "angrier", "a little slower");
+each clause names a target (an emotion, intensity, pace, pitch, loudness, or an earlier take) and an
+optional amount ("a little", "much"). The interpreter says what it changed, and says plainly when it
+did not understand a clause.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from cinedub.types import Direction
+
+# Amount words -> multiplier of a step. Checked longest first, so "a little more" is not read as "more".
+AMOUNTS: dict[str, float] = {
+    "a tiny bit": 0.5, "a little bit": 0.5, "a little": 0.5, "a bit": 0.5, "slightly": 0.5, "a touch": 0.5,
+    "much": 1.5, "a lot": 1.5, "way": 1.5, "far": 1.5, "lots": 1.5, "really": 1.5, "very": 1.5, "even": 1.0,
+}  # fmt: skip
+INTENSITY_STEP = 0.2
+PACE_STEP = 1.15  # factor per step
+PITCH_STEP = 2.0  # semitones
+LOUDNESS_STEP = 3.0  # dB
+# When a note switches to another emotion, it starts at least this strong.
+SWITCHED_EMOTION_INTENSITY = 0.6
+
+EMOTION_WORDS: dict[str, str] = {
+    "angrier": "angry", "angry": "angry", "furious": "angry", "mad": "angry", "madder": "angry", "harsher": "angry",
+    "happier": "happy", "happy": "happy", "cheerful": "happy", "cheerier": "happy", "joyful": "happy", "brighter": "happy",
+    "sadder": "sad", "sad": "sad", "sorrowful": "sad", "melancholic": "sad", "gloomier": "sad", "heartbroken": "sad",
+    "scared": "fear", "scareder": "fear", "afraid": "fear", "fearful": "fear", "frightened": "fear", "terrified": "fear", "nervous": "fear",
+    "surprised": "surprise", "shocked": "surprise", "astonished": "surprise",
+    "disgusted": "disgust", "grossed out": "disgust", "repulsed": "disgust",
+    "neutral": "neutral", "flat": "neutral", "flatter": "neutral", "deadpan": "neutral", "plain": "neutral",
+}  # fmt: skip
+CALMER_WORDS = ("calmer", "calm", "gentler", "gentle", "relaxed", "tone it down", "subtler", "subtle")
+MORE_WORDS = ("more", "stronger", "intense", "intenser", "bigger", "up")
+LESS_WORDS = ("less", "weaker", "smaller", "down")
+FASTER_WORDS = ("faster", "quicker", "quick", "fast", "speed up", "hurry")
+SLOWER_WORDS = ("slower", "slow", "slow down", "take your time")
+HIGHER_WORDS = ("higher", "high", "higher pitch", "pitch up")
+LOWER_WORDS = ("lower", "low", "deeper", "deep", "pitch down")
+LOUDER_WORDS = ("louder", "loud", "shout", "project")
+SOFTER_WORDS = ("softer", "quieter", "soft", "quiet", "whisper", "hushed")
+NEGATIONS = ("not", "no", "isn't", "don't", "never", "instead of", "rather than")
+RETAKE_WORDS = ("again", "once more", "one more", "retake", "another take", "another", "try again", "go again")
+
+_ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "last": -1, "previous": -1}
+_LIKE_TAKE = re.compile(r"\blike (?:the )?(?:(first|second|third|fourth|fifth|last|previous) take|take (\d+))\b")
+_CLAUSE_SPLIT = re.compile(r"[,;.!?]+|\bbut\b|\band\b|\bthen\b")
+
+
+@dataclass
+class NoteResult:
+    """The direction after a note, what changed (in words), and the clauses not understood."""
+
+    direction: Direction
+    changes: list[str] = field(default_factory=list)
+    not_understood: list[str] = field(default_factory=list)
+    retake: bool = False  # the note asks for a new take
+
+    @property
+    def understood(self) -> bool:
+        return not self.not_understood
+
+    @property
+    def message(self) -> str:
+        parts = []
+        if self.changes:
+            parts.append("Changed " + "; ".join(self.changes) + ".")
+        elif self.retake:
+            parts.append("Nothing to change: another take with the same direction.")
+        if self.not_understood:
+            quoted = ", ".join(f'"{c}"' for c in self.not_understood)
+            parts.append(
+                f"I did not understand {quoted}. Try: angrier, happier, sadder, calmer, more, a little less, "
+                "much faster, slower, higher, lower, louder, softer, neutral, like the first take."
+            )
+        return " ".join(parts)
+
+
+def _has(clause: str, words: tuple[str, ...] | list[str]) -> str | None:
+    for word in sorted(words, key=len, reverse=True):
+        if re.search(rf"\b{re.escape(word)}\b", clause):
+            return word
+    return None
+
+
+def _amount(clause: str) -> float:
+    word = _has(clause, list(AMOUNTS))
+    return AMOUNTS[word] if word else 1.0
+
+
+def _clip(value: float, low: float, high: float) -> float:
+    return max(low, min(high, value))
+
+
+_UNITS = {"pitch_shift": "{:+.1f} st", "loudness": "{:+.1f} dB", "pace": "{:.2f}x", "intensity": "{:.2f}"}
+
+
+def _describe(name: str, old, new) -> str:
+    fmt = _UNITS.get(name, "{}")
+    return f"{name.replace('_', ' ')} {fmt.format(old)} -> {fmt.format(new)}"
+
+
+def interpret_note(note: str, direction: Direction, take_directions: list[Direction]) -> NoteResult:
+    """Apply `note` to `direction`. `take_directions[i]` is the direction of take i + 1."""
+    text = note.lower().strip()
+    not_understood: list[str] = []
+    current = direction.model_copy()
+
+    def set_field(name: str, value) -> None:
+        setattr(current, name, value)
+
+    like = _LIKE_TAKE.search(text)
+    if like:
+        ordinal, number = like.groups()
+        index = _ORDINALS[ordinal] if ordinal else int(number)
+        if not take_directions or index == 0 or abs(index) > len(take_directions):
+            not_understood.append(like.group(0) + f" (there are {len(take_directions)} takes)")
+        else:
+            target = take_directions[index - 1 if index > 0 else index]
+            for name in ("emotion", "intensity", "pace", "pitch_shift", "loudness"):
+                set_field(name, getattr(target, name))
+        text = text.replace(like.group(0), " ")
+
+    for raw in _CLAUSE_SPLIT.split(text):
+        clause = raw.strip()
+        if not clause:
+            continue
+        retake_word = _has(clause, RETAKE_WORDS)
+        if retake_word:  # "once more" asks for a take, not for more intensity
+            clause = re.sub(rf"\b{re.escape(retake_word)}\b", " ", clause).strip()
+            if not clause:
+                continue
+        amount = _amount(clause)
+        handled = False
+        emotion_word = _has(clause, list(EMOTION_WORDS))
+        if emotion_word and _has(clause, NEGATIONS):
+            handled = True  # "not sad": says what the take should not be; the other clause says what
+        elif emotion_word:
+            emotion = EMOTION_WORDS[emotion_word]
+            less = _has(clause, LESS_WORDS)
+            if emotion == "neutral":
+                set_field("emotion", "neutral")
+            elif current.emotion == emotion or less:
+                step = INTENSITY_STEP * amount * (-1 if less else 1)
+                if current.emotion != emotion:  # "less sad" while not sad: nothing to reduce
+                    not_understood.append(f"{clause} (the take is {current.emotion}, not {emotion})")
+                else:
+                    set_field("intensity", round(_clip(current.intensity + step, 0.0, 1.0), 2))
+            else:
+                set_field("emotion", emotion)
+                set_field("intensity", round(max(current.intensity, SWITCHED_EMOTION_INTENSITY), 2))
+            handled = True
+        elif _has(clause, CALMER_WORDS):
+            intensity = round(_clip(current.intensity - INTENSITY_STEP * amount, 0.0, 1.0), 2)
+            set_field("intensity", intensity)
+            if intensity <= 0.1:
+                set_field("emotion", "neutral")
+            handled = True
+        if _has(clause, FASTER_WORDS) or _has(clause, SLOWER_WORDS):
+            sign = 1 if _has(clause, FASTER_WORDS) else -1
+            set_field("pace", round(_clip(current.pace * PACE_STEP ** (sign * amount), 0.5, 2.0), 3))
+            handled = True
+        if _has(clause, HIGHER_WORDS) or _has(clause, LOWER_WORDS):
+            sign = 1 if _has(clause, HIGHER_WORDS) else -1
+            set_field("pitch_shift", _clip(current.pitch_shift + sign * PITCH_STEP * amount, -12, 12))
+            handled = True
+        if _has(clause, LOUDER_WORDS) or _has(clause, SOFTER_WORDS):
+            sign = 1 if _has(clause, LOUDER_WORDS) else -1
+            set_field("loudness", _clip(current.loudness + sign * LOUDNESS_STEP * amount, -20, 20))
+            handled = True
+        if not handled and (_has(clause, MORE_WORDS) or _has(clause, LESS_WORDS)):
+            # A bare "more" / "much less" is about the emotion's intensity.
+            sign = 1 if _has(clause, MORE_WORDS) else -1
+            set_field("intensity", round(_clip(current.intensity + sign * INTENSITY_STEP * amount, 0.0, 1.0), 2))
+            handled = True
+        if not handled and clause not in AMOUNTS and clause not in ("please", "ok", "okay", "good", "great", "now"):
+            not_understood.append(clause)
+
+    changes = [_describe(name, old, new) for name, (old, new) in current.changed(direction).items()]
+    retake = bool(changes) or bool(_has(note.lower(), RETAKE_WORDS)) or bool(like and not not_understood)
+    if not changes and retake:
+        current.seed = direction.seed + 1  # same direction, a new performance
+    return NoteResult(direction=current, changes=changes, not_understood=not_understood, retake=retake)

@@ -1,0 +1,47 @@
+"""The director's typed state. Values are plain JSON (model dumps), so checkpoints stay portable."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, TypedDict
+
+
+def upsert_takes(left: list[dict], right: list[dict]) -> list[dict]:
+    """Reducer: a take with a known index replaces it (the review's measurements, an automatic
+    retake); a new index is appended. Takes are never removed."""
+    takes = {take["index"]: take for take in left}
+    takes.update({take["index"]: take for take in right})
+    return [takes[i] for i in sorted(takes)]
+
+
+def merge_dicts(left: dict[str, Any], right: dict[str, Any]) -> dict[str, Any]:
+    """Reducer: later keys win (stage timings of the latest run)."""
+    return {**left, **right}
+
+
+class DirectorState(TypedDict, total=False):
+    # What the human director gave.
+    clip: str
+    lines: list[dict]  # `Line` dumps; a line's window is set when the script gives one
+    voice: str
+    out_dir: str
+    overrides: dict  # emotion / intensity asked for up front
+    first_note: str | None  # a note given with the very first take
+
+    # What the director worked out.
+    perception: dict  # `Perception` dump
+    cot: str
+    conclusion: dict  # `Conclusion` dump
+    reasoner: str
+    reasoner_notes: list[str]
+    references: list[dict]  # `Reference` dumps
+    base_windows: list[dict]  # per line, where its speech belongs before pace changes
+    direction: dict  # `Direction` dump for the next take
+
+    # The takes and the conversation.
+    takes: Annotated[list[dict], upsert_takes]  # `TakeRecord` dumps
+    fit_scale: list[float]  # per line, the review's correction of the window given to the actor
+    auto_retakes: int  # automatic retakes of the current take so far
+    verdict: str  # the last review's or interpretation's decision, read by the routers
+    note: str | None
+    messages: Annotated[list[str], operator.add]  # what the director said, in order
+    timings: Annotated[dict, merge_dicts]

@@ -1,0 +1,5 @@
+import sys
+
+from cinedub.cli import main
+
+sys.exit(main())

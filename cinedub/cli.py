@@ -1,0 +1,262 @@
+"""The `cinedub` command line.
+
+    cinedub dub CLIP (--line TEXT | --srt FILE) --voice AUDIO [--emotion E] [--intensity X] [--note TEXT]
+                [--session NAME] [--out DIR]
+    cinedub dub --sample [--out DIR]            # the bundled sample: real footage, real voice
+    cinedub classify CLIP... | --manifest JSONL --videos-root DIR [--out FILE]
+    cinedub cot check FILE
+    cinedub sessions
+    cinedub takes SESSION
+
+Every error a user can cause is printed as one line on stderr with a non-zero exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from cinedub import __version__, config
+from cinedub.errors import CinedubError
+from cinedub.labels import EMOTIONS
+
+
+def _intensity(value: str) -> float:
+    try:
+        x = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if not 0.0 <= x <= 1.0:
+        raise argparse.ArgumentTypeError(f"intensity must be between 0 and 1, got {x}")
+    return x
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but usage errors are one line too."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="cinedub", description="An AI dubbing studio: a director agent and an actor.")
+    parser.add_argument("--version", action="version", version=f"cinedub {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    dub = commands.add_parser("dub", help="dub a clip: the director watches, the actor speaks the line",
+                              description="Dub a clip. A new session makes take 1; running again with "
+                              "--note on the same session makes the next take.")  # fmt: skip
+    dub.add_argument("clip", nargs="?", help="the silent clip (any video ffmpeg reads)")
+    script = dub.add_mutually_exclusive_group()
+    script.add_argument("--line", help="the line to speak")
+    script.add_argument("--srt", help="an SRT file: one line per cue, spoken in its cue's window")
+    dub.add_argument("--voice", help="a recording of the voice to use (wav, mp3, m4a, the audio of a video ...)")
+    dub.add_argument("--sample", action="store_true", help="dub the bundled sample (real footage, real voice)")
+    dub.add_argument("--emotion", choices=EMOTIONS, help="override the director's emotion")
+    dub.add_argument("--intensity", type=_intensity, help="override the emotion's intensity, 0..1")
+    dub.add_argument("--note", help='a director\'s note for this take, e.g. "again, but angrier"')
+    dub.add_argument("--session", help="session name (default: the clip's file name)")
+    dub.add_argument("--out", help="output folder (default: dubs/SESSION)")
+    dub.add_argument("--reasoner", default=config.DEFAULT_REASONER, help="rules | local:PATH | openai:URL")
+    dub.add_argument("--actor", default=config.DEFAULT_ACTOR, help="parametric | f5:CHECKPOINT")
+
+    classify = commands.add_parser("classify", help="scene type of clips, one JSON line per clip",
+                                   description="Classify clips as dialogue / monologue / narration. With "
+                                   "labels (a manifest), print Ave.Acc, Ave.Recall and per-class recall.")  # fmt: skip
+    classify.add_argument("clips", nargs="*", help="video files")
+    classify.add_argument("--manifest", help="JSONL: DeepDubber's CoT rows or cinedub's {video, scene_type}")
+    classify.add_argument("--videos-root", help="folder the manifest's video paths are relative to")
+    classify.add_argument("--out", help="write the JSON lines here (default: stdout)")
+    classify.add_argument("--reasoner", default=config.DEFAULT_REASONER, help="rules | local:PATH | openai:URL")
+
+    cot = commands.add_parser("cot", help="chain-of-thought tools", description="Chain-of-thought tools.")
+    cot_commands = cot.add_subparsers(dest="cot_command", required=True, parser_class=_Parser)
+    check = cot_commands.add_parser("check", help="parse a JSONL of CoT answers against their gold letters",
+                                    description="Parse every answer; print the conclusion, whether it "
+                                    "matches the gold letter, then 'parsed N/M, matched K/M'.")  # fmt: skip
+    check.add_argument("file", help="JSONL: DeepDubber's conversation format or cinedub's own")
+
+    commands.add_parser("sessions", help="list dubbing sessions", description="List dubbing sessions.")
+    takes = commands.add_parser("takes", help="list the takes of a session", description="List a session's takes.")
+    takes.add_argument("session")
+    return parser
+
+
+# -- commands ----------------------------------------------------------------------------------
+
+
+def cmd_dub(args: argparse.Namespace) -> int:
+    from cinedub.samples import bundled_sample
+    from cinedub.studio import Studio
+    from cinedub.subtitles import read_srt
+    from cinedub.types import Line
+
+    if args.sample:
+        sample = bundled_sample()
+        args.clip = args.clip or str(sample.clip)
+        args.voice = args.voice or str(sample.voice)
+        if not (args.line or args.srt):
+            args.line = sample.line
+    if not args.clip:
+        raise CinedubError("no clip: give CLIP or --sample")
+    if not args.voice:
+        raise CinedubError("no voice: give --voice AUDIO (a recording of the voice to use)")
+    if args.srt:
+        lines = read_srt(args.srt)
+    elif args.line is not None:
+        try:
+            lines = [Line(text=args.line)]
+        except ValueError:
+            raise CinedubError("the line is empty") from None
+    else:
+        raise CinedubError("no line: give --line TEXT or --srt FILE")
+    start = time.perf_counter()
+    studio = Studio(reasoner=args.reasoner, actor=args.actor)
+    result = studio.dub(args.clip, lines, args.voice, session=args.session, out=args.out,
+                        emotion=args.emotion, intensity=args.intensity, note=args.note)  # fmt: skip
+    for message in result.messages:
+        print(message)
+    take = result.take
+    print(f"session {result.session}: take {take.index} ({take.direction.emotion}, intensity "
+          f"{take.direction.intensity:.2f}) -> {take.path}; dub -> {result.dub_path} "
+          f"[{time.perf_counter() - start:.1f} s]")  # fmt: skip
+    return 0
+
+
+def _classify_inputs(args: argparse.Namespace) -> list[tuple[str, Path, str | None]]:
+    """(id, video path, gold scene type) for each clip to classify."""
+    from cinedub.training.datasets import read_cot_jsonl
+
+    if args.manifest:
+        root = Path(args.videos_root or Path(args.manifest).parent)
+        items = []
+        for row in read_cot_jsonl(args.manifest):
+            if row.error or not row.video:
+                raise CinedubError(f"{args.manifest} row {row.row}: {row.error or 'no video'}")
+            items.append((row.id, root / row.video, row.gold))
+        return items
+    if not args.clips:
+        raise CinedubError("no clips: give CLIP... or --manifest JSONL")
+    return [(Path(c).name, Path(c), None) for c in args.clips]
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    from cinedub.agents.perception import perceive
+    from cinedub.agents.reasoners import load_reasoner
+    from cinedub.files import atomic_path
+    from cinedub.metrics import scene_type_metrics
+    from cinedub.studio import check_clip
+
+    items = _classify_inputs(args)
+    reasoner = load_reasoner(args.reasoner)
+    golds, predictions = [], []
+    with contextlib.ExitStack() as stack:
+        out_handle = sys.stdout
+        if args.out:
+            out_handle = stack.enter_context(open(stack.enter_context(atomic_path(args.out)), "w", encoding="utf-8"))
+        for clip_id, path, gold in items:
+            record: dict = {"id": clip_id, "video": str(path)}
+            try:
+                check_clip(path)
+                perception = perceive(path)
+                reasoning = reasoner.reason(perception, [])
+                c = reasoning.conclusion
+                record.update(scene_type=c.scene_type, letter=c.letter, num_people=c.num_people,
+                              num_speaking=c.num_speaking, gender=c.gender, age=c.age, age_group=c.age_group,
+                              emotion=c.emotion, cot=reasoning.cot, reasoner=reasoning.backend)  # fmt: skip
+            except CinedubError as err:
+                record["error"] = str(err)
+            if gold is not None:
+                record["gold"] = gold
+                record["correct"] = record.get("scene_type") == gold
+                golds.append(gold)
+                predictions.append(record.get("scene_type"))
+            print(json.dumps(record), file=out_handle, flush=True)
+    if golds:
+        m = scene_type_metrics(golds, predictions)
+        recall = "  ".join(f"{k} {v:.2f}" if v is not None else f"{k} -" for k, v in m["recall"].items())
+        print(f"n={m['n']}  Ave.Acc {m['ave_acc']:.2f}  Ave.Recall {m['ave_recall']:.2f}  recall: {recall}",
+              file=sys.stderr if not args.out else sys.stdout)  # fmt: skip
+    return 0
+
+
+def cmd_cot_check(args: argparse.Namespace) -> int:
+    from cinedub.agents.cot import parse_cot
+    from cinedub.training.datasets import read_cot_jsonl
+
+    total = parsed = matched = 0
+    for row in read_cot_jsonl(args.file):
+        total += 1
+        if row.error or row.answer is None:
+            print(f"row {row.row} id={row.id}: unreadable: {row.error}")
+            continue
+        result = parse_cot(row.answer)
+        if not result.ok:
+            print(f"row {row.row} id={row.id}: unparsed: {result.error}")
+            continue
+        parsed += 1
+        match = row.gold is not None and result.conclusion.scene_type == row.gold
+        matched += match
+        fields = json.dumps(result.conclusion.model_dump(exclude_none=True))
+        print(f"row {row.row} id={row.id}: {result.letter} {fields} gold={row.gold or '?'} {'match' if match else 'MISMATCH'}")
+    if total == 0:
+        raise CinedubError(f"{args.file} has no rows")
+    print(f"parsed {parsed}/{total}, matched {matched}/{total}")
+    return 0
+
+
+def cmd_sessions(args: argparse.Namespace) -> int:
+    from cinedub.studio import Studio
+
+    sessions = Studio().sessions()
+    if not sessions:
+        print(f"no sessions in {config.home()}")
+    for s in sessions:
+        state = "waiting for a note" if s.waiting_for_note else "interrupted mid-take"
+        print(f"{s.name}\t{s.takes} takes\t{state}\t{s.clip}\t{s.out_dir}")
+    return 0
+
+
+def cmd_takes(args: argparse.Namespace) -> int:
+    from cinedub.studio import Studio
+
+    for take in Studio().takes(args.session):
+        d = take.direction
+        error = max((abs(line["duration_error_ms"]) for line in take.measured.get("lines", [])), default=float("nan"))
+        print(f"{take.name}\t{d.emotion} {d.intensity:.2f}\tpace {d.pace:.2f}\tpitch {d.pitch_shift:+.1f} st\t"
+              f"loud {d.loudness:+.1f} dB\t{take.duration:.2f} s (off by {error:.0f} ms)\t"
+              f"note: {take.note or '-'}\t{take.path}")  # fmt: skip
+    return 0
+
+
+COMMANDS = {"dub": cmd_dub, "classify": cmd_classify, "sessions": cmd_sessions, "takes": cmd_takes}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    config.apply_offline_env()
+    args = build_parser().parse_args(argv)
+    command = cmd_cot_check if args.command == "cot" else COMMANDS[args.command]
+    try:
+        return command(args)
+    except CinedubError as err:
+        print(f"cinedub: error: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("cinedub: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:  # a bug: still one line, the traceback only on request
+        if os.environ.get("CINEDUB_DEBUG"):
+            raise
+        print(f"cinedub: internal error: {err.__class__.__name__}: {err} (CINEDUB_DEBUG=1 shows the traceback)",
+              file=sys.stderr)  # fmt: skip
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

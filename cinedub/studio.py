@@ -1,0 +1,204 @@
+"""`Studio`: the one thin API the CLI and the UI share.
+
+A session is a LangGraph thread in the SQLite checkpointer under `config.home()`; its takes and
+outputs live in the session's output folder. The first `dub` of a session runs the director up to
+the first take; each later `dub` with a note resumes it for one more take.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import shutil
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.types import Command
+
+from cinedub import config, media
+from cinedub.agents.context import DirectorContext
+from cinedub.agents.graph import build_graph
+from cinedub.agents.reasoners import load_reasoner
+from cinedub.errors import CinedubError, SessionBusy
+from cinedub.files import ensure_writable_dir
+from cinedub.speech.actor import load_actor
+from cinedub.speech.voice import load_voice
+from cinedub.types import Line, TakeRecord
+
+# A note that asks for nothing in particular: the same direction, one more take.
+AGAIN = "again"
+
+
+@dataclass
+class DubResult:
+    session: str
+    out_dir: Path
+    take: TakeRecord
+    takes: list[TakeRecord]
+    messages: list[str] = field(default_factory=list)  # what the director said during this call
+    cot: str = ""
+    conclusion: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def dub_path(self) -> Path:
+        return self.out_dir / "dub.mp4"
+
+
+@dataclass
+class SessionSummary:
+    name: str
+    clip: str
+    out_dir: str
+    takes: int
+    waiting_for_note: bool
+
+
+def check_clip(path: str | Path) -> None:
+    """A readable video with at least one frame, or a one-line CinedubError."""
+    info = media.probe(path)
+    if not info.has_video:
+        raise CinedubError(f"{path} has no video stream")
+    if next(media.iter_frames(path), None) is None:
+        raise CinedubError(f"{path} has no video frames")
+
+
+class Studio:
+    """Dubbing sessions on one machine: the director graph, its checkpointer, the backends."""
+
+    def __init__(self, *, home: Path | None = None, reasoner: str = config.DEFAULT_REASONER,
+                 actor: str = config.DEFAULT_ACTOR) -> None:  # fmt: skip
+        self.home = Path(home) if home else config.home()
+        self.reasoner_spec, self.actor_spec = reasoner, actor
+        self._context: DirectorContext | None = None
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _graph(self) -> Iterator[Any]:
+        ensure_writable_dir(self.home)
+        conn = sqlite3.connect(self.home / "sessions.sqlite", check_same_thread=False, timeout=30)
+        try:
+            saver = SqliteSaver(conn)
+            saver.setup()
+            yield build_graph(saver)
+        finally:
+            conn.close()
+
+    @contextlib.contextmanager
+    def _lock(self, session: str) -> Iterator[None]:
+        """One process at a time per session."""
+        locks = ensure_writable_dir(self.home / "locks")
+        with open(locks / f"{session}.lock", "w") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise SessionBusy(f"session {session!r} is busy in another process") from None
+            yield
+
+    def context(self) -> DirectorContext:
+        if self._context is None:
+            self._context = DirectorContext(reasoner=load_reasoner(self.reasoner_spec), actor=load_actor(self.actor_spec))
+        return self._context
+
+    @staticmethod
+    def _config(session: str) -> dict[str, Any]:
+        return {"configurable": {"thread_id": session}}
+
+    # -- the API -----------------------------------------------------------------------------
+
+    def dub(self, clip: str | Path, lines: list[Line], voice: str | Path, *, session: str | None = None,
+            out: str | Path | None = None, emotion: str | None = None, intensity: float | None = None,
+            note: str | None = None) -> DubResult:  # fmt: skip
+        """Make the next take of `session` (a new session: the first take)."""
+        clip, voice = Path(clip), Path(voice)
+        session = session or clip.stem
+        if not lines:
+            raise CinedubError("no line to speak: give --line TEXT or --srt FILE")
+        check_clip(clip)
+        load_voice(voice)  # a bad reference fails here, before anything is written
+        with self._lock(session), self._graph() as graph:
+            config_ = self._config(session)
+            snapshot = graph.get_state(config_)
+            if snapshot.values:
+                return self._continue(graph, session, snapshot, clip, lines, voice, out, note)
+            out_dir = Path(out) if out else Path("dubs") / session
+            created = not out_dir.exists()
+            ensure_writable_dir(out_dir)
+            state = {
+                "clip": str(clip.resolve()),
+                "lines": [line.model_dump() for line in lines],
+                "voice": str(voice.resolve()),
+                "out_dir": str(out_dir.resolve()),
+                "overrides": {"emotion": emotion, "intensity": intensity},
+                "first_note": note,
+                "takes": [],
+                "messages": [],
+            }
+            try:
+                graph.invoke(state, config_, context=self.context())
+            except BaseException:
+                # A session that never made its first take leaves nothing behind.
+                graph.checkpointer.delete_thread(session)
+                if created:
+                    shutil.rmtree(out_dir, ignore_errors=True)
+                raise
+            return self._result(graph, session, messages_before=0)
+
+    def _continue(self, graph: Any, session: str, snapshot: Any, clip: Path, lines: list[Line], voice: Path,
+                  out: str | Path | None, note: str | None) -> DubResult:  # fmt: skip
+        values = snapshot.values
+        if values["clip"] != str(clip.resolve()):
+            raise CinedubError(f"session {session!r} dubs {values['clip']}; use another --session for {clip}")
+        if [Line.model_validate(x) for x in values["lines"]] != lines:
+            raise CinedubError(f"session {session!r} has other lines; use another --session for new lines")
+        if out and Path(out).resolve() != Path(values["out_dir"]):
+            raise CinedubError(f"session {session!r} writes to {values['out_dir']}, not {out}")
+        config_, context = self._config(session), self.context()
+        before = len(values.get("messages", []))
+        if values["voice"] != str(voice.resolve()):
+            raise CinedubError(f"session {session!r} uses the voice {values['voice']}; use another --session")
+        if not snapshot.interrupts:
+            # The last run died mid-take: finish it from its last checkpoint first.
+            graph.invoke(None, config_, context=context)
+        graph.invoke(Command(resume=note or AGAIN), config_, context=context)
+        return self._result(graph, session, messages_before=before)
+
+    def _result(self, graph: Any, session: str, messages_before: int) -> DubResult:
+        values = graph.get_state(self._config(session)).values
+        takes = [TakeRecord.model_validate(t) for t in values.get("takes", [])]
+        return DubResult(
+            session=session,
+            out_dir=Path(values["out_dir"]),
+            take=takes[-1],
+            takes=takes,
+            messages=values.get("messages", [])[messages_before:],
+            cot=values.get("cot", ""),
+            conclusion=values.get("conclusion", {}),
+        )
+
+    def sessions(self) -> list[SessionSummary]:
+        if not (self.home / "sessions.sqlite").exists():
+            return []
+        with self._graph() as graph:
+            conn: sqlite3.Connection = graph.checkpointer.conn
+            names = [row[0] for row in conn.execute("SELECT DISTINCT thread_id FROM checkpoints ORDER BY thread_id")]
+            summaries = []
+            for name in names:
+                snapshot = graph.get_state(self._config(name))
+                values = snapshot.values
+                if not values:
+                    continue
+                summaries.append(SessionSummary(name=name, clip=values.get("clip", ""), out_dir=values.get("out_dir", ""),
+                                                takes=len(values.get("takes", [])), waiting_for_note=bool(snapshot.interrupts)))
+            return summaries
+
+    def takes(self, session: str) -> list[TakeRecord]:
+        with self._graph() as graph:
+            values = graph.get_state(self._config(session)).values
+        if not values:
+            raise CinedubError(f"no session named {session!r} (see: cinedub sessions)")
+        return [TakeRecord.model_validate(t) for t in values.get("takes", [])]

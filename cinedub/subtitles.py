@@ -1,0 +1,49 @@
+"""Read and write SRT with the `srt` library; a cue becomes a `Line` with its window."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import srt
+
+from cinedub.errors import CinedubError
+from cinedub.files import atomic_path
+from cinedub.types import Line, Window
+
+
+def read_srt(path: str | Path) -> list[Line]:
+    """The cues of an SRT file as lines, in time order."""
+    path = Path(path)
+    if not path.is_file():
+        raise CinedubError(f"no such file: {path}")
+    try:
+        cues = list(srt.parse(path.read_text(encoding="utf-8-sig")))
+    except (srt.SRTParseError, UnicodeDecodeError, ValueError) as err:
+        raise CinedubError(f"{path} is not a valid SRT file: {str(err).splitlines()[0]}") from None
+    lines = []
+    for cue in sorted(cues, key=lambda c: c.start):
+        text = " ".join(cue.content.split())
+        if not text:
+            continue
+        try:
+            window = Window(start=cue.start.total_seconds(), end=cue.end.total_seconds())
+        except ValueError:
+            raise CinedubError(f"{path}: cue {cue.index} ends before it starts") from None
+        lines.append(Line(text=text, window=window))
+    if not lines:
+        raise CinedubError(f"{path} has no subtitle cues with text")
+    return lines
+
+
+def write_srt(path: str | Path, lines: list[Line]) -> Path:
+    """Write lines that have windows as SRT, atomically."""
+    cues = [
+        srt.Subtitle(index=i, start=timedelta(seconds=line.window.start), end=timedelta(seconds=line.window.end), content=line.text)
+        for i, line in enumerate(lines, start=1)
+        if line.window is not None
+    ]
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(srt.compose(cues), encoding="utf-8")
+    return path

