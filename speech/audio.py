@@ -13,10 +13,16 @@ SAMPLE_RATE = 22050  # Piper en_US-joe-medium's output rate (its config's audio.
 FRAME_PERIOD_MS = 5.0  # WORLD's default hop; fine enough that a frame-level time warp lands within 5 ms
 F0_FLOOR_HZ = 60.0  # covers low male voices (the LibriVox reader's median is ~90 Hz)
 F0_CEIL_HZ = 600.0  # covers children and screamed anger
-# WORLD analysis: dio+stonemask is ~3x faster than harvest at the same hop; measured on this machine
-# (2 cores, 22.05 kHz, Piper speech) see bench/actor_rtf.py. harvest halves dio's voicing slips but the
-# take is resynthesised from a clean TTS signal where dio's errors are rare.
+# F0 voicing decision (the F0 values come from a harmonic-sum tracker either way, see world.track_f0).
+# The actor analyses Piper's clean speech with dio (RTF 0.005 vs harvest's 0.14 here, 2 cores, 22.05
+# kHz); measurement uses harvest, whose voicing holds on WORLD-resynthesised and low (60-80 Hz)
+# speech where dio drops up to 40% of the voiced frames and biases the percentiles.
 F0_METHOD = "dio"
+MEASURE_F0_METHOD = "harvest"
+# Measurement keeps only clearly harmonic frames (mean harmonic/inter-harmonic log-magnitude contrast,
+# nats): on resynthesised takes, frames WORLD made unvoiced score 0.9 at most (99th percentile) while
+# the voiced ones score 1.1-1.9 (25th-50th percentile); harvest alone calls 30% of the former voiced.
+MEASURE_MIN_HARMONICITY = 1.0
 
 # --- speech activity (shared by trimming and by measure.py, so the two agree) ------------------------
 VAD_HOP_S = 0.005  # hop of the frame energy used to find where speech starts and ends
@@ -38,7 +44,7 @@ EDGE_FADE_S = 0.003  # raised-cosine fades at the take's edges so it cuts in and
 # --- timbre --------------------------------------------------------------------------------------------
 TIMBRE_MAX_EQ_DB = 12.0  # clamp of the long-term envelope correction (a smooth EQ, not a voice clone)
 TIMBRE_EQ_SMOOTH_OCT = 1.0 / 3.0  # the correction is smoothed over third-octave bands
-TIMBRE_WARP_RANGE = (0.82, 1.22)  # vocal-tract-length warp factors searched (adult range and a bit)
+TIMBRE_WARP_RANGE = (0.88, 1.14)  # vocal-tract-length warp factors searched (about +-13%, adult range)
 TIMBRE_BAND_HZ = (80.0, 7600.0)  # compare envelopes where a 16 kHz reference still has content
 MIN_VOICE_SPEECH_S = 1.0  # a reference with less speech than this can't describe a voice
 

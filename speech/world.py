@@ -19,6 +19,7 @@ with warnings.catch_warnings():
 
 from .audio import F0_CEIL_HZ, F0_FLOOR_HZ, F0_METHOD, FRAME_PERIOD_MS
 
+AP_DECIMATION = 2  # aperiodicity every 10 ms (see analyse)
 FFT_SIZE = 1024  # CheapTrick's size at 22.05 kHz for F0 >= 71 Hz: 513 bins, ~21.5 Hz apart
 # Share of a warp that internal pauses take relative to speech (per frame): pauses stretch and shrink
 # this many times more than phones, so a long window doesn't drawl and a short one doesn't garble.
@@ -57,11 +58,12 @@ HS_STEP_OCT = 1.0 / 24.0
 HS_HARMONICS = 10
 HS_MAX_HZ = 4000.0
 HS_WINDOW_S = 0.045  # ~3 periods at the 60 Hz floor
-HS_NFFT = 4096  # zero-padded so harmonics of a 60 Hz voice fall ~5 Hz apart from the bins
+HS_NFFT = 2048  # zero-padded to ~11 Hz bins, a quarter of the 45 ms Hann window's main lobe
+HS_JUMP_COST = 3.0  # Viterbi cost per octave of frame-to-frame jump, in units of the harmonic score
 
 
-def _harmonic_f0(x: np.ndarray, sample_rate: int, times: np.ndarray) -> np.ndarray:
-    """Per-frame F0 (T,) maximising harmonic minus inter-harmonic log magnitude.
+def _harmonic_f0(x: np.ndarray, sample_rate: int, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-frame F0 maximising harmonic minus inter-harmonic log magnitude, and that score (nats).
 
     Why not dio's or harvest's own F0: on Piper joe (true median ~95 Hz, checked with the harmonic
     spacing of steady vowels and autocorrelation) both report 1.5-2x the pitch on a third of the
@@ -84,44 +86,49 @@ def _harmonic_f0(x: np.ndarray, sample_rate: int, times: np.ndarray) -> np.ndarr
     weight = valid / valid.sum(axis=1, keepdims=True)  # (C, K)
     # (T, C): mean over the valid harmonics of log|S(k f)| - log|S((k - 1/2) f)|
     score = np.einsum("tck,ck->tc", log_mag[:, bins_h] - log_mag[:, bins_i], weight)
-    return cands[np.argmax(score, axis=1)]
+    # Viterbi through the candidates with a cost on frame-to-frame jumps (HS_JUMP_COST per octave),
+    # so a frame with a stray spectral pattern can't pull the track to a far pitch.
+    octaves = np.arange(n_cand) * HS_STEP_OCT
+    jump = HS_JUMP_COST * np.abs(octaves[:, None] - octaves[None, :])  # (C_prev, C)
+    total = score[0].copy()
+    back = np.zeros(score.shape, dtype=np.int32)
+    for t in range(1, len(score)):
+        step = total[:, None] - jump
+        back[t] = np.argmax(step, axis=0)
+        total = step[back[t], np.arange(n_cand)] + score[t]
+    path = np.empty(len(score), dtype=np.int32)
+    path[-1] = int(np.argmax(total))
+    for t in range(len(score) - 1, 0, -1):
+        path[t - 1] = back[t, path[t]]
+    return cands[path], score[np.arange(len(path)), path]  # (T,) Hz, (T,) harmonic score
 
 
-def track_f0(audio: np.ndarray, sample_rate: int, method: str = F0_METHOD) -> tuple[np.ndarray, np.ndarray]:
+def track_f0(
+    audio: np.ndarray, sample_rate: int, method: str = F0_METHOD, min_strength: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
     """(f0 (T,), frame times (T,)) at FRAME_PERIOD_MS, 0 where unvoiced.
 
-    'dio': dio's voicing decision, harmonic-sum F0 (see _harmonic_f0), median-smoothed over 25 ms and
-    refined by stonemask. 'harvest': pyworld.harvest as it is (slower, and octave-prone on Piper).
+    The voicing decision is dio's ('dio', fast) or harvest's ('harvest', 4x slower, steadier on
+    resynthesised and low-pitched speech); the F0 values are the harmonic-sum Viterbi track
+    (see _harmonic_f0) refined by stonemask in both cases. Frames whose harmonic score is below
+    `min_strength` are unvoiced (harvest errs toward voicing at voiced/unvoiced edges).
     """
     x = np.ascontiguousarray(audio, dtype=np.float64)
+    kwargs = dict(f0_floor=F0_FLOOR_HZ, f0_ceil=F0_CEIL_HZ, frame_period=FRAME_PERIOD_MS)
     if method == "harvest":
-        return pyworld.harvest(x, sample_rate, f0_floor=F0_FLOOR_HZ, f0_ceil=F0_CEIL_HZ, frame_period=FRAME_PERIOD_MS)
-    if method != "dio":
+        f0, times = pyworld.harvest(x, sample_rate, **kwargs)
+    elif method == "dio":
+        f0, times = pyworld.dio(x, sample_rate, **kwargs)
+    else:
         raise ValueError(f"unknown F0 method {method!r}")
-    f0, times = pyworld.dio(x, sample_rate, f0_floor=F0_FLOOR_HZ, f0_ceil=F0_CEIL_HZ, frame_period=FRAME_PERIOD_MS)
     voiced = f0 > 0
     if voiced.any():
         f0 = np.zeros_like(f0)
-        f0[voiced] = _harmonic_f0(x, sample_rate, times[voiced])
-        f0 = _median_smooth_voiced(f0, 5)
+        f0[voiced], strength = _harmonic_f0(x, sample_rate, times[voiced])
         f0 = pyworld.stonemask(x, f0, times, sample_rate)
+        if min_strength > 0:
+            f0[np.flatnonzero(voiced)[strength < min_strength]] = 0.0
     return f0, times
-
-
-def _median_smooth_voiced(f0: np.ndarray, width: int) -> np.ndarray:
-    """Median filter of log F0 inside each voiced run (unvoiced frames stay 0)."""
-    out = f0.copy()
-    voiced = np.concatenate([[False], f0 > 0, [False]])
-    edges = np.flatnonzero(voiced[1:] != voiced[:-1])
-    half = width // 2
-    for s, e in zip(edges[::2], edges[1::2]):
-        run = np.log(f0[s:e])
-        if len(run) < 3:
-            continue
-        padded = np.pad(run, half, mode="edge")
-        windows = np.lib.stride_tricks.sliding_window_view(padded, width)
-        out[s:e] = np.exp(np.median(windows, axis=1))
-    return out
 
 
 def analyse(audio: np.ndarray, sample_rate: int, method: str = F0_METHOD) -> WorldFeatures:
@@ -129,7 +136,17 @@ def analyse(audio: np.ndarray, sample_rate: int, method: str = F0_METHOD) -> Wor
     x = np.ascontiguousarray(audio, dtype=np.float64)
     f0, times = track_f0(x, sample_rate, method)
     sp = pyworld.cheaptrick(x, f0, times, sample_rate, fft_size=FFT_SIZE)
-    ap = pyworld.d4c(x, f0, times, sample_rate, fft_size=FFT_SIZE)
+    # D4C is the costliest analysis step (40% of it); aperiodicity changes slowly, so it is estimated
+    # every AP_DECIMATION frames and interpolated in between.
+    coarse = np.arange(0, len(times), AP_DECIMATION)
+    if coarse[-1] != len(times) - 1:
+        coarse = np.append(coarse, len(times) - 1)
+    ap_coarse = pyworld.d4c(x, f0[coarse], times[coarse], sample_rate, fft_size=FFT_SIZE)
+    position = np.interp(np.arange(len(times)), coarse, np.arange(len(coarse)))
+    lo = np.floor(position).astype(int)
+    hi = np.minimum(lo + 1, len(coarse) - 1)
+    w = (position - lo)[:, None]
+    ap = ap_coarse[lo] * (1.0 - w) + ap_coarse[hi] * w
     return WorldFeatures(f0=f0, sp=sp, ap=ap, sample_rate=sample_rate)
 
 

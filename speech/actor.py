@@ -1,0 +1,44 @@
+"""The actor interface and the table of backends (`--actor parametric`, later `--actor f5:CHECKPOINT`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol, runtime_checkable
+
+from cinedub.errors import CinedubError
+from cinedub.types import Direction, Line, Take, Voice
+
+
+@runtime_checkable
+class Actor(Protocol):
+    """Speaks one line in a reference voice, with the direction's emotion, timed to its window."""
+
+    def perform(self, line: Line, direction: Direction, voice: Voice) -> Take:
+        """The take: audio exactly `direction.window.duration` long, with timings and what was applied."""
+        ...
+
+
+def _parametric(argument: str) -> Actor:
+    from .parametric import ParametricActor
+
+    options = {"": {}, "notimbre": {"timbre": False}}
+    if argument not in options:
+        raise CinedubError(f"unknown parametric actor option {argument!r} (known: notimbre)")
+    return ParametricActor(**options[argument])
+
+
+def _f5(argument: str) -> Actor:
+    raise CinedubError(f"the f5 actor ({argument or 'no checkpoint given'}) is not available yet; use --actor parametric")
+
+
+# spec prefix -> factory(argument after the first ':')
+ACTORS: dict[str, Callable[[str], Actor]] = {"parametric": _parametric, "f5": _f5}
+
+
+def load_actor(spec: str) -> Actor:
+    """An actor from its spec: 'parametric', 'parametric:notimbre', 'f5:CHECKPOINT'."""
+    name, _, argument = spec.strip().partition(":")
+    factory = ACTORS.get(name.lower())
+    if factory is None:
+        raise CinedubError(f"unknown actor {spec!r} (known: {', '.join(ACTORS)})")
+    return factory(argument)

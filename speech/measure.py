@@ -1,0 +1,52 @@
+"""Measure a take's prosody: the director's `review` step and the tests read these numbers."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .audio import MEASURE_F0_METHOD, MEASURE_MIN_HARMONICITY, active_rms_db, speech_bounds
+from .world import track_f0
+
+
+def speech_span(audio: np.ndarray, sample_rate: int) -> tuple[float, float] | None:
+    """(start, end) of the speech in `audio`, seconds, or None when there is none (energy detector)."""
+    audio = np.asarray(audio, dtype=np.float32).reshape(-1)
+    bounds = speech_bounds(audio, sample_rate) if len(audio) else None
+    return None if bounds is None else (bounds[0] / sample_rate, bounds[1] / sample_rate)
+
+
+def measure_prosody(audio: np.ndarray, sample_rate: int) -> dict[str, float]:
+    """Pitch, level and timing of the speech in `audio` (mono float).
+
+    f0_* are over clearly voiced frames inside the speech span (robust F0, see world.track_f0);
+    f0_range_semitones is the 5th-95th percentile spread; energy_db is the RMS in dBFS of the active
+    (speech) frames only; speech_start / speech_end are seconds from the start of `audio`, from the
+    energy-based detector the actor also trims with; voiced_ratio is voiced frames / speech-span frames.
+    """
+    audio = np.asarray(audio, dtype=np.float32).reshape(-1)
+    result: dict[str, float] = {
+        "f0_mean_hz": 0.0, "f0_median_hz": 0.0, "f0_range_semitones": 0.0, "energy_db": -120.0,
+        "speech_start": 0.0, "speech_end": 0.0, "speech_duration": 0.0, "voiced_ratio": 0.0,
+    }  # fmt: skip
+    bounds = speech_bounds(audio, sample_rate) if len(audio) else None
+    if bounds is None:
+        return result
+    start, end = bounds
+    result.update(
+        speech_start=start / sample_rate,
+        speech_end=end / sample_rate,
+        speech_duration=(end - start) / sample_rate,
+        energy_db=active_rms_db(audio, sample_rate),
+    )
+    f0, times = track_f0(audio, sample_rate, MEASURE_F0_METHOD, MEASURE_MIN_HARMONICITY)
+    inside = (times * sample_rate >= start) & (times * sample_rate < end)
+    voiced = f0[inside & (f0 > 0)]
+    result["voiced_ratio"] = float(len(voiced) / max(inside.sum(), 1))
+    if len(voiced):
+        low, high = np.percentile(voiced, [5, 95])
+        result.update(
+            f0_mean_hz=float(np.mean(voiced)),
+            f0_median_hz=float(np.median(voiced)),
+            f0_range_semitones=float(12.0 * np.log2(high / low)),
+        )
+    return {k: round(float(v), 4) for k, v in result.items()}

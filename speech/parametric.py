@@ -1,0 +1,140 @@
+"""The embedded actor: Piper speaks, WORLD re-performs (emotion, timing, timbre)."""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from cinedub.types import Direction, Line, Take, Voice
+
+from .audio import (
+    F0_METHOD,
+    LIMIT_THRESHOLD,
+    REFERENCE_LEVEL_DBFS,
+    SAMPLE_RATE,
+    active_rms_db,
+    edge_fades,
+    soft_limit,
+    speech_bounds,
+)
+from .frontend import estimate_speech_seconds, normalize_text
+from .piper_voice import NOISE_SCALE, NOISE_W_SCALE, speak
+from .prosody import prosody_targets, render_f0, tilt_gain
+from .timbre import TimbreMatch, VoiceProfile, actor_profile, apply_envelope, match_timbre, profile_key, voice_profile
+from .voice import check_voice
+from .world import PAUSE_ELASTICITY, analyse, fit_duration, synthesise
+
+# Piper reads at a tempo chosen from the window (its duration model phrases a faster or slower
+# reading better than a uniform frame warp does); beyond these bounds its reading degrades, and the
+# WORLD warp takes the rest.
+LENGTH_SCALE_LIMITS = (0.6, 1.6)
+PROFILE_CACHE_SIZE = 16
+
+
+class ParametricActor:
+    """Piper joe-medium + WORLD: emotion as prosody, exact window fit, timbre moved to the reference.
+
+    timbre: move F0 median and spectral envelope toward the reference voice (False: joe's own timbre,
+    only the prosody and timing are performed).
+    f0_method: WORLD F0 analysis, 'dio' (fast, default) or 'harvest'.
+    """
+
+    def __init__(self, *, timbre: bool = True, f0_method: str = F0_METHOD, pause_elasticity: float = PAUSE_ELASTICITY):
+        self.timbre = timbre
+        self.f0_method = f0_method
+        self.pause_elasticity = pause_elasticity
+        self._profiles: OrderedDict[str, VoiceProfile] = OrderedDict()
+
+    def reference_profile(self, voice: Voice) -> VoiceProfile:
+        """The reference's voice profile, cached by content (retakes reuse it)."""
+        key = profile_key(voice.audio, voice.sample_rate)
+        if key not in self._profiles:
+            self._profiles[key] = voice_profile(voice.audio, voice.sample_rate)
+            while len(self._profiles) > PROFILE_CACHE_SIZE:
+                self._profiles.popitem(last=False)
+        self._profiles.move_to_end(key)
+        return self._profiles[key]
+
+    def perform(self, line: Line, direction: Direction, voice: Voice) -> Take:
+        timings: dict[str, float] = {}
+        clock = time.perf_counter()
+
+        def lap(stage: str) -> None:
+            nonlocal clock
+            now = time.perf_counter()
+            timings[stage] = timings.get(stage, 0.0) + round(now - clock, 4)
+            clock = now
+
+        window_s = direction.window.duration
+        num_samples = int(round(window_s * SAMPLE_RATE))
+        targets = prosody_targets(direction)
+        reference: VoiceProfile | None = None
+        match: TimbreMatch | None = None
+        if self.timbre:
+            check_voice(voice)
+            reference = self.reference_profile(voice)
+            own = actor_profile()
+            match = match_timbre(own, reference)
+            lap("voice_profile")
+
+        # 1. Synthesis: Piper reads at the tempo that brings its natural duration near the window,
+        # articulating `rate` faster (pauses then take up the difference in the warp).
+        text = normalize_text(line.text)
+        rate = targets.rate * direction.pace
+        natural_s = estimate_speech_seconds(text, pace=rate)
+        length_scale = float(np.clip(window_s / max(natural_s, 1e-3) / rate, *LENGTH_SCALE_LIMITS))
+        spoken = speak(text, length_scale=length_scale)
+        lap("synthesis")
+
+        # 2. Analysis of the speech only (silence trimmed by the same detector measure.py uses).
+        bounds = speech_bounds(spoken, SAMPLE_RATE) or (0, len(spoken))
+        speech = spoken[bounds[0] : bounds[1]]
+        features = analyse(speech, SAMPLE_RATE, self.f0_method)
+        lap("analysis")
+
+        # 3. Transform: warp to the window, then pitch, spectrum (timbre, effort) on the output frames.
+        features = fit_duration(features, len(speech), num_samples, self.pause_elasticity)
+        voiced = features.f0[features.f0 > 0]
+        source_hz = float(np.median(voiced)) if len(voiced) else 100.0
+        target_hz = reference.f0_median_hz if reference is not None and reference.f0_median_hz > 0 else source_hz
+        f0 = render_f0(
+            features.f0, targets, source_hz=source_hz, target_hz=target_hz,
+            frame_period_ms=features.frame_period_ms, seed=direction.seed,
+        )  # fmt: skip
+        sp = apply_envelope(features.sp, match) if match is not None else features.sp
+        sp = sp * tilt_gain(features.freqs, targets.tilt_db_per_oct)[None, :]
+        features = replace(features, f0=f0, sp=sp)
+        lap("transform")
+
+        # 4. Resynthesis at exactly the window's length; level set relative to the reference level.
+        audio = synthesise(features, num_samples)
+        level = REFERENCE_LEVEL_DBFS + targets.energy_db
+        audio = audio * np.float32(10.0 ** ((level - active_rms_db(audio, SAMPLE_RATE)) / 20.0))
+        peak_before = float(np.max(np.abs(audio))) if len(audio) else 0.0
+        audio = edge_fades(soft_limit(audio), SAMPLE_RATE).astype(np.float32)
+        lap("resynthesis")
+
+        applied: dict[str, Any] = {
+            "actor": "parametric",
+            "text": text,
+            "emotion": direction.emotion,
+            "intensity": direction.intensity,
+            "seed": direction.seed,
+            "prosody": targets.to_dict(),
+            "piper": {"length_scale": round(length_scale, 4), "noise_scale": NOISE_SCALE, "noise_w": NOISE_W_SCALE},
+            "natural_speech_s": round(len(speech) / SAMPLE_RATE, 4),
+            "window_s": round(window_s, 4),
+            "time_stretch": round(num_samples / max(len(speech), 1), 4),
+            "f0_method": self.f0_method,
+            "f0_source_median_hz": round(source_hz, 2),
+            "f0_target_median_hz": round(target_hz * 2.0 ** (targets.f0_shift_st / 12.0), 2),
+            "level_dbfs": round(level, 2),
+            "limited": peak_before > LIMIT_THRESHOLD,
+            "timbre": match.to_dict() if match is not None else None,
+        }
+        return Take(audio=audio, sample_rate=SAMPLE_RATE, timings=timings, applied=applied)
+

@@ -1,0 +1,168 @@
+"""The timbre step: move the voice's F0 median and spectral envelope toward a reference recording.
+
+A long-term voice profile (median F0, mean log spectral envelope of voiced speech) is taken from the
+reference and from the actor's own voice. The envelope is matched in two parts:
+1. a vocal-tract-length warp, f -> warp * f, the factor found by search so the warped mean envelope
+   best fits the reference's in shape (formant positions scale with vocal tract length), and
+2. what remains, smoothed over third octaves and clamped, as a fixed EQ (voice quality, and the
+   reference's channel, which a speaker encoder hears too).
+Both are deterministic functions of the two recordings.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from cinedub.media import resample
+
+from .audio import (
+    SAMPLE_RATE,
+    TIMBRE_BAND_HZ,
+    TIMBRE_EQ_SMOOTH_OCT,
+    TIMBRE_MAX_EQ_DB,
+    TIMBRE_WARP_RANGE,
+    speech_bounds,
+)
+from .world import FFT_SIZE, analyse
+
+WARP_STEP = 0.005
+EQ_FADE_OCT = 0.5
+LOUD_FRAMES_DB = 25.0  # profile only voiced frames within this of the loud frames (skip onsets, creak)
+
+# Sentences the actor's own voice profile is taken from (phonetically varied, ~12 s together).
+CALIBRATION_TEXT = (
+    "He was not an ill disposed young man. The weather tomorrow will be cold and windy, with rain in "
+    "the afternoon. Please put the box on the table, and bring me the blue cup. Nobody knows what "
+    "happened to the ship after it left the harbour at night."
+)
+
+
+@dataclass(frozen=True)
+class VoiceProfile:
+    """Long-term description of a voice, at SAMPLE_RATE with WORLD's envelope bins."""
+
+    f0_median_hz: float
+    envelope_db: np.ndarray  # (FFT_SIZE // 2 + 1,) mean log power envelope of loud voiced frames
+    bandwidth_hz: float  # highest frequency the recording carries
+    voiced_seconds: float
+
+
+@dataclass(frozen=True)
+class TimbreMatch:
+    """How to move the actor's voice toward a reference."""
+
+    f0_ratio: float  # reference median F0 / actor median F0
+    warp: float  # envelope frequency warp: the actor's formant at f moves to warp * f
+    eq_db: np.ndarray  # (F,) smooth residual correction, dB
+    band_hz: tuple[float, float]
+
+    def to_dict(self) -> dict[str, object]:
+        freqs = np.arange(len(self.eq_db)) * SAMPLE_RATE / FFT_SIZE
+        bands = (250, 500, 1000, 2000, 4000, 8000)
+        return {
+            "f0_ratio": round(self.f0_ratio, 4),
+            "f0_shift_st": round(12.0 * float(np.log2(self.f0_ratio)), 2),
+            "envelope_warp": round(self.warp, 4),
+            "eq_db": {str(b): round(float(np.interp(b, freqs, self.eq_db)), 2) for b in bands},
+        }
+
+
+def voice_profile(audio: np.ndarray, sample_rate: int) -> VoiceProfile:
+    """Profile of a mono recording (any rate; resampled to SAMPLE_RATE)."""
+    bandwidth = min(sample_rate, SAMPLE_RATE) / 2.0 * 0.95
+    x = resample(np.asarray(audio, np.float32), sample_rate, SAMPLE_RATE)
+    bounds = speech_bounds(x, SAMPLE_RATE)
+    if bounds is not None:
+        x = x[bounds[0] : bounds[1]]
+    features = analyse(x, SAMPLE_RATE)
+    log_sp = 10.0 * np.log10(np.maximum(features.sp, 1e-20))  # (T, F)
+    frame_db = 10.0 * np.log10(np.maximum(features.sp.mean(axis=1), 1e-20))
+    voiced = features.voiced
+    loud = voiced & (frame_db > np.percentile(frame_db[voiced], 90) - LOUD_FRAMES_DB) if voiced.any() else voiced
+    if loud.sum() < 10:
+        loud = voiced if voiced.sum() >= 10 else np.ones_like(voiced)
+    f0 = features.f0[voiced]
+    return VoiceProfile(
+        f0_median_hz=float(np.median(f0)) if len(f0) else 0.0,
+        envelope_db=log_sp[loud].mean(axis=0),
+        bandwidth_hz=bandwidth,
+        voiced_seconds=float(voiced.sum() * features.frame_period_ms / 1000.0),
+    )
+
+
+def profile_key(audio: np.ndarray, sample_rate: int) -> str:
+    """Content hash of a recording, to cache its profile across takes."""
+    digest = hashlib.sha1(np.ascontiguousarray(audio, np.float32).tobytes())
+    digest.update(str(sample_rate).encode())
+    return digest.hexdigest()
+
+
+@functools.lru_cache(maxsize=1)
+def actor_profile() -> VoiceProfile:
+    """The actor voice's own profile (Piper joe on CALIBRATION_TEXT), computed once per process."""
+    from .piper_voice import speak
+
+    return voice_profile(speak(CALIBRATION_TEXT), SAMPLE_RATE)
+
+
+def warp_envelope(envelope: np.ndarray, warp: float) -> np.ndarray:
+    """Resample envelope(s) (..., F) along frequency so a feature at bin b moves to warp * b."""
+    n = envelope.shape[-1]
+    source = np.minimum(np.arange(n) / warp, n - 1)  # read the source at f / warp
+    lo = np.floor(source).astype(int)
+    hi = np.minimum(lo + 1, n - 1)
+    w = source - lo
+    return envelope[..., lo] * (1.0 - w) + envelope[..., hi] * w
+
+
+def _smooth_log_frequency(values: np.ndarray, freqs: np.ndarray, octaves: float) -> np.ndarray:
+    """Average over a band `octaves` wide around each bin (wider in Hz as frequency rises)."""
+    csum = np.concatenate([[0.0], np.cumsum(values)])
+    half = 2.0 ** (octaves / 2.0)
+    step = freqs[1] - freqs[0]
+    lo = np.clip(np.floor(np.maximum(freqs / half, freqs - step) / step).astype(int), 0, len(values) - 1)
+    hi = np.clip(np.ceil(np.maximum(freqs * half, freqs + step) / step).astype(int), lo + 1, len(values))
+    return (csum[hi] - csum[lo]) / (hi - lo)
+
+
+def _detail(envelope_db: np.ndarray, freqs: np.ndarray) -> np.ndarray:
+    """The envelope minus its octave-smoothed trend (formant structure only)."""
+    return envelope_db - _smooth_log_frequency(envelope_db, freqs, 1.0)
+
+
+def match_timbre(actor: VoiceProfile, reference: VoiceProfile) -> TimbreMatch:
+    """The F0 ratio, envelope warp and residual EQ that bring `actor` toward `reference`."""
+    freqs = np.arange(len(actor.envelope_db)) * SAMPLE_RATE / FFT_SIZE
+    band = (TIMBRE_BAND_HZ[0], min(TIMBRE_BAND_HZ[1], reference.bandwidth_hz))
+    in_band = (freqs >= band[0]) & (freqs <= band[1])
+    # Fit the warp on envelope detail (each envelope minus its octave-smoothed trend): formant peaks
+    # and valleys move with vocal tract length, while the broad tilt (voice quality, microphone) is
+    # left to the EQ below. Fitting raw envelopes lets the tilt drag the warp to the search limits.
+    target = _detail(reference.envelope_db, freqs)[in_band]
+    best_warp, best_error = 1.0, np.inf
+    for warp in np.arange(TIMBRE_WARP_RANGE[0], TIMBRE_WARP_RANGE[1] + 1e-9, WARP_STEP):
+        warped = _detail(warp_envelope(actor.envelope_db, float(warp)), freqs)[in_band]
+        error = float(np.mean((target - warped) ** 2))
+        if error < best_error:
+            best_warp, best_error = float(warp), error
+    residual = reference.envelope_db - warp_envelope(actor.envelope_db, best_warp)
+    residual = residual - residual[in_band].mean()
+    # Outside the band the reference says nothing: hold the low edge's value, and above the top edge
+    # fade the correction out over EQ_FADE_OCT (keep the actor's own air, no shelf at the band edge).
+    edge_lo, edge_hi = np.flatnonzero(in_band)[[0, -1]]
+    residual[:edge_lo] = residual[edge_lo]
+    residual[edge_hi + 1 :] = residual[edge_hi]
+    eq = np.clip(_smooth_log_frequency(residual, freqs, TIMBRE_EQ_SMOOTH_OCT), -TIMBRE_MAX_EQ_DB, TIMBRE_MAX_EQ_DB)
+    above = np.log2(np.maximum(freqs, 1.0) / freqs[edge_hi])
+    eq = eq * np.clip(1.0 - above / EQ_FADE_OCT, 0.0, 1.0)
+    ratio = reference.f0_median_hz / actor.f0_median_hz if actor.f0_median_hz > 0 and reference.f0_median_hz > 0 else 1.0
+    return TimbreMatch(f0_ratio=float(ratio), warp=best_warp, eq_db=eq, band_hz=band)
+
+
+def apply_envelope(sp: np.ndarray, match: TimbreMatch) -> np.ndarray:
+    """Warp and EQ a WORLD power envelope (T, F)."""
+    return warp_envelope(sp, match.warp) * (10.0 ** (match.eq_db / 10.0))[None, :]
