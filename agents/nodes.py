@@ -36,7 +36,7 @@ def watch(state: DirectorState, runtime: Runtime[DirectorContext]) -> dict[str, 
     start = time.perf_counter()
     text = " ".join(line.text for line in _lines(state))
     perception = perceive(state["clip"], text, fps=runtime.context.perception_fps)
-    return {"perception": perception.model_dump(), "timings": {"watch": time.perf_counter() - start}}
+    return {"perception": perception.model_dump(mode="json"), "timings": {"watch": time.perf_counter() - start}}
 
 
 def reason(state: DirectorState, runtime: Runtime[DirectorContext]) -> dict[str, Any]:
@@ -45,7 +45,7 @@ def reason(state: DirectorState, runtime: Runtime[DirectorContext]) -> dict[str,
     reasoning = runtime.context.reasoner.reason(Perception.model_validate(state["perception"]), _lines(state))
     return {
         "cot": reasoning.cot,
-        "conclusion": reasoning.conclusion.model_dump(),
+        "conclusion": reasoning.conclusion.model_dump(mode="json"),
         "reasoner": reasoning.backend,
         "reasoner_notes": reasoning.notes,
         "timings": {"reason": time.perf_counter() - start},
@@ -58,7 +58,7 @@ def retrieve(state: DirectorState, runtime: Runtime[DirectorContext]) -> dict[st
         return {"references": []}
     start = time.perf_counter()
     references = runtime.context.library.query(state["clip"], _lines(state), Conclusion(**state["conclusion"]))
-    return {"references": [r.model_dump() for r in references], "timings": {"retrieve": time.perf_counter() - start}}
+    return {"references": [r.model_dump(mode="json") for r in references], "timings": {"retrieve": time.perf_counter() - start}}
 
 
 def direct(state: DirectorState, runtime: Runtime[DirectorContext]) -> dict[str, Any]:
@@ -84,8 +84,8 @@ def direct(state: DirectorState, runtime: Runtime[DirectorContext]) -> dict[str,
         direction = result.direction
         messages.append(result.message)
     return {
-        "base_windows": [w.model_dump() for w in windows],
-        "direction": direction.model_dump(),
+        "base_windows": [w.model_dump(mode="json") for w in windows],
+        "direction": direction.model_dump(mode="json"),
         "fit_scale": [1.0] * len(lines),
         "auto_retakes": 0,
         "messages": messages,
@@ -125,7 +125,7 @@ def act(state: DirectorState, runtime: Runtime[DirectorContext]) -> dict[str, An
         note=state.get("note"),
         applied={"lines": applied, "actor_timings": timings},
     )
-    return {"takes": [record.model_dump()], "timings": {"act": time.perf_counter() - start}}
+    return {"takes": [record.model_dump(mode="json")], "timings": {"act": time.perf_counter() - start}}
 
 
 def review(state: DirectorState, runtime: Runtime[DirectorContext]) -> dict[str, Any]:
@@ -141,7 +141,7 @@ def review(state: DirectorState, runtime: Runtime[DirectorContext]) -> dict[str,
         span = speech_span(segment, rate)
         spoken = span[1] - span[0] if span else 0.0
         lines_measured.append({
-            "window": window.model_dump(),
+            "window": window.model_dump(mode="json"),
             "speech_start": round(window.start + span[0], 4) if span else None,
             "speech_end": round(window.start + span[1], 4) if span else None,
             "speech_duration": round(spoken, 4),
@@ -152,7 +152,7 @@ def review(state: DirectorState, runtime: Runtime[DirectorContext]) -> dict[str,
     take.measured = {"lines": lines_measured, "prosody": measure_prosody(speech, rate)}
     worst_s = max(abs(m["duration_error_ms"]) for m in lines_measured) / 1000
     retakes = state.get("auto_retakes", 0)
-    update: dict[str, Any] = {"takes": [take.model_dump()], "verdict": "accept"}
+    update: dict[str, Any] = {"takes": [take.model_dump(mode="json")], "verdict": "accept"}
     if worst_s > runtime.context.duration_tolerance_s and retakes < runtime.context.max_auto_retakes:
         update.update(verdict="retake", fit_scale=scales, auto_retakes=retakes + 1)
         update["messages"] = [f"Take {take.index} missed its window by {1000 * worst_s:.0f} ms; asking the actor again."]
@@ -209,7 +209,7 @@ def interpret(state: DirectorState) -> dict[str, Any]:
     result = interpret_note(state["note"] or "", direction, history)
     update: dict[str, Any] = {"messages": [result.message], "verdict": "retake" if result.retake else "unclear"}
     if result.retake:
-        update["direction"] = result.direction.model_dump()
+        update["direction"] = result.direction.model_dump(mode="json")
     return update
 
 

@@ -21,6 +21,8 @@ from cinedub.types import Conclusion, Line, Perception
 MIN_EMOTION_CONFIDENCE = 0.35
 # The intensity the director asks for maps the winning emotion's confidence onto this range.
 INTENSITY_RANGE = (0.3, 0.9)
+# A neutral reading has no intensity to speak of; this is where a later "angrier" starts from.
+NEUTRAL_INTENSITY = 0.5
 _NUMBER = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
 
 
@@ -69,12 +71,12 @@ def _blend_emotion(perception: Perception) -> tuple[str, float, str]:
             votes[label] += weight * p
         sources.append(f"the words of the line read as {perception.text.emotion}")
     if not sources:
-        return "neutral", 0.5, "Nothing shows an emotion, so the line is delivered neutrally."
+        return "neutral", NEUTRAL_INTENSITY, "Nothing shows an emotion, so the line is delivered neutrally."
     total = sum(votes.values()) or 1.0
     emotional = {k: v / total for k, v in votes.items() if k != "neutral"}
     emotion, confidence = max(emotional.items(), key=lambda kv: kv[1])
     if confidence < MIN_EMOTION_CONFIDENCE:
-        emotion, confidence = "neutral", votes["neutral"] / total
+        return "neutral", NEUTRAL_INTENSITY, f"As {' and '.join(sources)}, the line is delivered neutrally."
     low, high = INTENSITY_RANGE
     intensity = round(low + (high - low) * min(1.0, confidence), 2)
     because = " and ".join(sources)

@@ -5,6 +5,8 @@
     cinedub dub --sample [--out DIR]            # the bundled sample: real footage, real voice
     cinedub classify CLIP... | --manifest JSONL --videos-root DIR [--out FILE]
     cinedub cot check FILE
+    cinedub eval --manifest JSONL --out DIR [--workers N] [--no-figures]
+    cinedub eval --dub --manifest JSONL --out DIR [--reasoner R] [--actor A] [--retrieval off|on] [--no-neutral]
     cinedub sessions
     cinedub takes SESSION
 
@@ -81,6 +83,21 @@ def build_parser() -> argparse.ArgumentParser:
                                     description="Parse every answer; print the conclusion, whether it "
                                     "matches the gold letter, then 'parsed N/M, matched K/M'.")  # fmt: skip
     check.add_argument("file", help="JSONL: DeepDubber's conversation format or cinedub's own")
+
+    evaluate = commands.add_parser("eval", help="measure takes: WER, SECS, MCD, timing, sync, prosody, scene type",
+                                   description="Measure the takes a manifest names (or, with --dub, make them "
+                                   "with the pipeline first) the way the field does; write items.jsonl, "
+                                   "summary.json, report.md and figures/ into --out.")  # fmt: skip
+    evaluate.add_argument("--manifest", required=True, help="JSONL, one row per take (see cinedub.evaluation.manifest)")
+    evaluate.add_argument("--out", default="eval", help="output folder (default: eval)")
+    evaluate.add_argument("--dub", action="store_true", help="dub every row with the pipeline first, then evaluate")
+    evaluate.add_argument("--reasoner", default=config.DEFAULT_REASONER, help="rules | local:PATH | openai:URL")
+    evaluate.add_argument("--actor", default=config.DEFAULT_ACTOR, help="parametric | f5:CHECKPOINT (with --dub)")
+    evaluate.add_argument("--retrieval", choices=("off", "on"), default="off", help="reference retrieval (with --dub)")
+    evaluate.add_argument("--no-neutral", action="store_true", help="with --dub: skip the neutral take of each line")
+    evaluate.add_argument("--workers", type=int, default=1, help="rows evaluated in parallel (processes)")
+    evaluate.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
+    evaluate.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     commands.add_parser("sessions", help="list dubbing sessions", description="List dubbing sessions.")
     takes = commands.add_parser("takes", help="list the takes of a session", description="List a session's takes.")
@@ -194,7 +211,7 @@ def cmd_cot_check(args: argparse.Namespace) -> int:
     for row in read_cot_jsonl(args.file):
         total += 1
         if row.error or row.answer is None:
-            print(f"row {row.row} id={row.id}: unreadable: {row.error}")
+            print(f"row {row.row} id={row.id}: unreadable: {row.error or 'no answer in the row'}")
             continue
         result = parse_cot(row.answer)
         if not result.ok:
@@ -208,6 +225,25 @@ def cmd_cot_check(args: argparse.Namespace) -> int:
     if total == 0:
         raise CinedubError(f"{args.file} has no rows")
     print(f"parsed {parsed}/{total}, matched {matched}/{total}")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from cinedub.evaluation.runner import DubConfig, run_eval
+
+    if not args.dub and (args.actor != config.DEFAULT_ACTOR or args.retrieval != "off" or args.no_neutral):
+        raise CinedubError("--actor, --retrieval and --no-neutral choose how takes are made: use them with --dub")
+    dub = DubConfig(reasoner=args.reasoner, actor=args.actor, retrieval=args.retrieval,
+                    neutral=not args.no_neutral) if args.dub else None  # fmt: skip
+    start = time.perf_counter()
+    summary = run_eval(args.manifest, args.out, dub=dub, workers=args.workers, figures=not args.no_figures,
+                       reasoner=args.reasoner, progress=not args.no_progress)  # fmt: skip
+    if summary["evaluated"] == 0:
+        raise CinedubError(f"no row of {args.manifest} could be evaluated (see {Path(args.out) / 'report.md'})")
+    shown = "  ".join(f"{s['label']} {s['mean']:.2f}" for k, s in summary["metrics"].items()
+                      if k in ("wer", "secs", "mcd_dtw", "mcd_dtw_sl", "duration_error_ms", "sync_iou", "sync_offset_ms"))  # fmt: skip
+    print(f"evaluated {summary['evaluated']}/{summary['rows']} rows ({summary['broken']} broken)  {shown}  "
+          f"-> {Path(args.out) / 'report.md'} [{time.perf_counter() - start:.1f} s]")  # fmt: skip
     return 0
 
 
@@ -235,7 +271,7 @@ def cmd_takes(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"dub": cmd_dub, "classify": cmd_classify, "sessions": cmd_sessions, "takes": cmd_takes}
+COMMANDS = {"dub": cmd_dub, "classify": cmd_classify, "eval": cmd_eval, "sessions": cmd_sessions, "takes": cmd_takes}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

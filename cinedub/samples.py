@@ -14,7 +14,7 @@ from pathlib import Path
 from cinedub.errors import CinedubError
 
 LIBRIVOX_DIR = Path("/usr/share/pocketsphinx/test/data/librivox")
-SAMPLE_LINE = "I told you already, I am not driving back to the city tonight."
+SAMPLE_LINE = "Listen to me, we drive back to the city tonight, no matter what."
 
 
 @dataclass(frozen=True)

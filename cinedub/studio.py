@@ -162,7 +162,10 @@ class Studio:
         if values["voice"] != str(voice.resolve()):
             raise CinedubError(f"session {session!r} uses the voice {values['voice']}; use another --session")
         if not snapshot.interrupts:
-            # The last run died mid-take: finish it from its last checkpoint first.
+            # The last run died mid-take: drop what its writes left half done, then finish the take
+            # from its last checkpoint.
+            for partial in Path(values["out_dir"]).glob(".*.part.*"):
+                partial.unlink(missing_ok=True)
             graph.invoke(None, config_, context=context)
         graph.invoke(Command(resume=note or AGAIN), config_, context=context)
         return self._result(graph, session, messages_before=before)

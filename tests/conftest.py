@@ -40,7 +40,10 @@ def cinedub_home(tmp_path, monkeypatch) -> Path:
     return home
 
 
-def run_cinedub(*args: str, cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
-    """Run the CLI in a fresh process, as a user would."""
+def run_cinedub(*args: str | Path, home: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run the CLI in a fresh process, as a user would (sessions in `home` if given)."""
+    env = os.environ.copy()
+    if home is not None:
+        env["CINEDUB_HOME"] = str(home)
     return subprocess.run([sys.executable, "-m", "cinedub", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, timeout=timeout, env=os.environ.copy())  # fmt: skip
+                          timeout=timeout, env=env)  # fmt: skip

@@ -29,7 +29,7 @@ class CotRow:
     question: str
     answer: str | None  # the text to parse (a prediction if the row has one, else the gold answer)
     gold: str | None  # gold scene type, when known
-    error: str | None = None  # why the row could not be read
+    error: str | None = None  # why the row could not be read at all
 
 
 def _gold_scene(row: dict, gold_answer: str | None) -> str | None:
@@ -73,7 +73,6 @@ def read_cot_jsonl(path: str | Path) -> Iterator[CotRow]:
                 question=question,
                 answer=answer if isinstance(answer, str) else None,
                 gold=_gold_scene(row, gold_answer if isinstance(gold_answer, str) else None),
-                error=None if isinstance(answer, str) else "no answer in the row",
             )
 
 

@@ -1,1 +1,124 @@
-"""Perception tools: facts the director reads off the clip (faces, mouths, speaking windows, colour) and the line."""
+"""Perception tools: the facts the director reads off a clip and its line.
+
+`perceive` decodes the clip at a fixed rate, finds faces (MediaPipe detection + mesh), tracks them
+into people, measures each person's mouth opening to tell who talks and when, estimates age, gender
+and facial emotion from a few crops per person, and adds scene colour and the line's text emotion.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from cinedub import media
+from cinedub.agents.perception.attributes import age_gender, face_crop, facial_emotion
+from cinedub.agents.perception.faces import FaceFinder
+from cinedub.agents.perception.mouth import TALKING_THRESHOLD, mouth_activity, speaking_windows
+from cinedub.agents.perception.scene import scene_colour
+from cinedub.agents.perception.text import text_emotion
+from cinedub.agents.perception.tracking import Track, track_faces
+from cinedub.errors import CinedubError
+from cinedub.types import Perception, Person
+
+# Mouths move at syllable rate (3-6 Hz): sample fast enough to see it.
+DEFAULT_FPS = 15.0
+DEFAULT_MAX_SIDE = 640
+# Frames kept for age / gender / emotion crops: one every this many seconds.
+ATTRIBUTE_EVERY_S = 0.5
+CROPS_PER_PERSON = 3
+# A talker needs this much speaking-window time.
+MIN_TALKING_S = 0.5
+
+
+def _person(track: Track, series: np.ndarray, times: np.ndarray, fps: float, kept: dict[int, np.ndarray]) -> Person:
+    activity = mouth_activity(series, fps)
+    windows = speaking_windows(series, times, fps)
+    talking = activity > TALKING_THRESHOLD and sum(w.duration for w in windows) >= MIN_TALKING_S
+    boxes = np.array([face.box for face in track.faces])
+    # The largest views of the face that were kept make the attribute crops.
+    views = sorted(((face.box[2] * face.box[3], frame, face) for frame, face in zip(track.frames, track.faces, strict=True)
+                    if frame in kept), key=lambda v: v[0], reverse=True)[:CROPS_PER_PERSON]  # fmt: skip
+    age, gender, emotions = None, "unknown", {}
+    if views:
+        age, gender = age_gender([face_crop(kept[frame], face.box) for _, frame, face in views])
+        emotions = facial_emotion([face_crop(kept[frame], face.box, margin=0.05) for _, frame, face in views])
+    return Person(
+        track_id=track.track_id,
+        first_seen=round(float(times[track.frames[0]]), 3),
+        last_seen=round(float(times[track.frames[-1]]), 3),
+        frames_seen=len(track.frames),
+        box=tuple(float(v) for v in boxes.mean(axis=0)),
+        mouth_activity=round(activity, 5),
+        talking=bool(talking),
+        speaking_windows=windows if talking else [],
+        age=age,
+        gender=gender,
+        facial_emotion=max(emotions, key=emotions.get) if emotions else None,
+        facial_emotion_scores=emotions,
+    )
+
+
+def perceive(clip: str | Path, line: str | None = None, *, fps: float = DEFAULT_FPS,
+             max_side: int = DEFAULT_MAX_SIDE) -> Perception:  # fmt: skip
+    """Everything the director's tools can tell about `clip` (and `line`, if given)."""
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+    info = media.probe(clip)
+    times, faces_per_frame, thumbs = [], [], []
+    kept: dict[int, np.ndarray] = {}
+    next_keep = 0.0
+    with FaceFinder() as finder:
+        for index, (t, rgb) in enumerate(media.iter_frames(clip, fps=fps, max_side=max_side)):
+            times.append(t)
+            faces_per_frame.append(finder.find(rgb))
+            thumbs.append(rgb[::4, ::4])
+            if t >= next_keep and faces_per_frame[-1]:
+                kept[index] = rgb
+                next_keep = t + ATTRIBUTE_EVERY_S
+    if not times:
+        raise CinedubError(f"{clip} has no video frames")
+    timings["faces"] = time.perf_counter() - start
+    times_arr = np.asarray(times)
+    sample_fps = len(times) / max(info.duration, 1e-3)
+    aspect = thumbs[0].shape[1] / thumbs[0].shape[0]
+
+    lap = time.perf_counter()
+    tracks = track_faces(faces_per_frame, times_arr)
+    series: dict[int, np.ndarray] = {}
+    for track in tracks:
+        values = np.full(len(times), np.nan)
+        for frame, face in zip(track.frames, track.faces, strict=True):
+            opening = face.mouth_opening(aspect)
+            values[frame] = np.nan if opening is None else opening
+        series[track.track_id] = values
+    timings["tracking"] = time.perf_counter() - lap
+
+    lap = time.perf_counter()
+    people = [_person(track, series[track.track_id], times_arr, sample_fps, kept) for track in tracks]
+    timings["attributes"] = time.perf_counter() - lap
+
+    lap = time.perf_counter()
+    scene = scene_colour(thumbs)
+    text = text_emotion(line) if line else None
+    timings["scene_and_text"] = time.perf_counter() - lap
+
+    talkers = [p for p in people if p.talking]
+    speaker = max(talkers, key=lambda p: p.mouth_activity, default=None)
+    timings["total"] = time.perf_counter() - start
+    return Perception(
+        duration=info.duration,
+        sample_fps=round(sample_fps, 3),
+        num_frames=len(times),
+        frame_times=[round(float(t), 4) for t in times],
+        people=people,
+        num_people=len(people),
+        num_speaking=len(talkers),
+        speaker_id=speaker.track_id if speaker else None,
+        speaking_windows=speaker.speaking_windows if speaker else [],
+        mouth_series={k: [None if np.isnan(v) else round(float(v), 5) for v in s] for k, s in series.items()},
+        scene=scene,
+        text=text,
+        timings={k: round(v, 4) for k, v in timings.items()},
+    )

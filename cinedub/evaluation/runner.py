@@ -1,0 +1,182 @@
+"""Run an evaluation over a manifest: rows in parallel workers, a progress bar, broken rows reported
+and skipped, then the report.
+
+`--dub` first makes each row's take with the whole pipeline (`Studio().dub`) under the configuration
+being benchmarked (reasoner x actor x retrieval), plus a neutral take of the same line for the
+prosody-based emotion measures, then evaluates it like any other row.
+"""
+
+from __future__ import annotations
+
+import functools
+import multiprocessing
+import os
+import shutil
+import sys
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from cinedub import config
+from cinedub.errors import CinedubError
+from cinedub.evaluation.item import evaluate_row
+from cinedub.evaluation.manifest import EvalRow, RowError, read_manifest
+from cinedub.evaluation.report import write_outputs
+from cinedub.files import ensure_writable_dir
+from cinedub.types import Line
+
+RETRIEVAL_CHOICES = ("off", "on")
+
+
+@dataclass(frozen=True, kw_only=True)
+class DubConfig:
+    """The configuration a `--dub` benchmark runs: the director's reasoner, the actor, retrieval."""
+
+    reasoner: str = config.DEFAULT_REASONER
+    actor: str = config.DEFAULT_ACTOR
+    retrieval: str = "off"
+    neutral: bool = True  # also render a neutral take of each line (for the emotion measures)
+
+    def check(self) -> None:
+        """Fail before any row runs when a backend of this configuration does not exist here."""
+        from cinedub.agents.reasoners import load_reasoner
+        from cinedub.speech.actor import load_actor
+
+        if self.retrieval not in RETRIEVAL_CHOICES:
+            raise CinedubError(f"--retrieval must be on or off, not {self.retrieval!r}")
+        if self.retrieval == "on":
+            raise CinedubError("retrieval is not available in this version (the reference library is not built "
+                               "yet); use --retrieval off")  # fmt: skip
+        load_reasoner(self.reasoner)
+        load_actor(self.actor)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Job:
+    row: EvalRow
+    out_dir: Path
+    figures: bool
+    reasoner: str  # predicts the scene type of plain-eval rows with a video and a gold label
+    dub: DubConfig | None = None
+
+
+@functools.cache
+def _studio(home: str, reasoner: str, actor: str) -> Any:
+    from cinedub.studio import Studio
+
+    return Studio(home=Path(home), reasoner=reasoner, actor=actor)
+
+
+def _dub(job: Job) -> tuple[EvalRow, dict[str, Any]]:
+    """Make the row's take (and a neutral one) with the pipeline; the row to evaluate, and what the
+    director decided."""
+    assert job.dub is not None and job.row.video is not None
+    row, cfg = job.row, job.dub
+    studio = _studio(str(job.out_dir / ".sessions"), cfg.reasoner, cfg.actor)
+    lines = [Line(text=row.line, window=row.window)]
+    folder = job.out_dir / "dubs" / row.slug
+    result = studio.dub(row.video, lines, row.voice, session=f"eval-{row.slug}", out=folder,
+                        emotion=row.emotion, intensity=row.intensity)  # fmt: skip
+    take = result.take
+    info: dict[str, Any] = {
+        "take": take.path, "dub": str(result.dub_path), "conclusion": result.conclusion,
+        "direction": take.direction.model_dump(mode="json"), "measured": take.measured,
+    }  # fmt: skip
+    neutral = None
+    if cfg.neutral and take.direction.emotion != "neutral":
+        # A separate session, so the director's take and its dub.mp4 stay as they are.
+        again = studio.dub(row.video, lines, row.voice, session=f"eval-{row.slug}-neutral", out=folder / "neutral",
+                           emotion="neutral", intensity=row.intensity)  # fmt: skip
+        neutral = again.take.path
+        info["neutral_take"] = neutral
+    evaluated = row.model_copy(update={"audio": take.path, "window": take.window, "neutral": neutral,
+                                       "predicted_scene_type": result.conclusion.get("scene_type")})  # fmt: skip
+    return evaluated, info
+
+
+def run_job(job: Job) -> dict[str, Any]:
+    """One row's JSONL item; a row that fails becomes {id, row, error} instead of stopping the run."""
+    try:
+        row, dub_info = _dub(job) if job.dub else (job.row, None)
+        figures_dir = job.out_dir / "figures" if job.figures else None
+        item = evaluate_row(row, figures_dir=figures_dir, reasoner=job.dub.reasoner if job.dub else job.reasoner)
+        if dub_info is not None:
+            item["pipeline"] = dub_info
+            item["target_emotion"] = dub_info["direction"]["emotion"]
+        return item
+    except CinedubError as err:
+        return {"id": job.row.id, "row": job.row.row, "error": str(err)}
+    except Exception as err:  # a bug or a library failure: still only this row
+        if os.environ.get("CINEDUB_DEBUG"):
+            raise
+        return {"id": job.row.id, "row": job.row.row, "error": f"internal error: {err.__class__.__name__}: {err}"}
+
+
+def _worker_init() -> None:
+    config.apply_offline_env()
+
+
+def _executor(workers: int) -> Executor | None:
+    if workers <= 1:
+        return None
+    # spawn, not fork: the parent may already hold torch / CTranslate2 thread pools, which fork breaks.
+    context = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init)
+
+
+def run_rows(jobs: list[Job], *, workers: int = 1, progress: bool = True) -> list[dict[str, Any]]:
+    """Every job's item, in parallel when workers > 1, with a progress bar on stderr."""
+    bar = tqdm(total=len(jobs), desc="cinedub eval", unit="row", file=sys.stderr, disable=not progress)
+    items: list[dict[str, Any]] = []
+    executor = _executor(min(workers, len(jobs)))
+    try:
+        if executor is None:
+            for job in jobs:
+                items.append(run_job(job))
+                bar.update()
+        else:
+            with executor:
+                futures: dict[Future, Job] = {executor.submit(run_job, job): job for job in jobs}
+                for future in as_completed(futures):
+                    job = futures[future]
+                    try:
+                        items.append(future.result())
+                    except Exception as err:  # the worker process itself died
+                        items.append({"id": job.row.id, "row": job.row.row,
+                                      "error": f"worker failed: {err.__class__.__name__}: {err}"})  # fmt: skip
+                    bar.update()
+    finally:
+        bar.close()
+    return items
+
+
+def run_eval(manifest: str | Path, out_dir: str | Path, *, dub: DubConfig | None = None, workers: int = 1,
+             figures: bool = True, reasoner: str = config.DEFAULT_REASONER, progress: bool = True) -> dict[str, Any]:  # fmt: skip
+    """Evaluate (or dub, then evaluate) every row of `manifest`; write the outputs into `out_dir` and
+    return the summary. Broken rows are reported in the outputs and on stderr, and skipped."""
+    if workers < 1:
+        raise CinedubError(f"--workers must be at least 1, got {workers}")
+    if dub is not None:
+        dub.check()
+    rows, row_errors = read_manifest(manifest, dub=dub is not None)
+    out = ensure_writable_dir(out_dir)
+    if dub is not None:
+        # Fresh sessions every run: a benchmark must not continue last run's sessions with retakes.
+        shutil.rmtree(out / ".sessions", ignore_errors=True)
+    jobs = [Job(row=row, out_dir=out.resolve(), figures=figures, reasoner=reasoner, dub=dub) for row in rows]
+    items = [_broken(e) for e in row_errors] + run_rows(jobs, workers=workers, progress=progress)
+    for item in sorted(items, key=lambda i: i["row"]):
+        if "error" in item:
+            print(f"cinedub eval: row {item['row']} ({item['id']}) skipped: {item['error']}", file=sys.stderr)
+    run_config: dict[str, Any] = {"mode": "dub" if dub else "eval", "manifest": str(manifest), "workers": workers}
+    if dub is not None:
+        run_config.update(reasoner=dub.reasoner, actor=dub.actor, retrieval=dub.retrieval,
+                          neutral_takes=dub.neutral)  # fmt: skip
+    return write_outputs(out, items, config=run_config, figures=figures)
+
+
+def _broken(error: RowError) -> dict[str, Any]:
+    return {"id": error.id, "row": error.row, "error": error.error}

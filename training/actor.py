@@ -1,0 +1,285 @@
+"""`cinedub train actor`: train the F5 actor on manifests.
+
+stage 1: the base DiT (flow matching on a random masked span, F5-TTS's recipe) and the duration head;
+stage 2: the ControlNet with the base frozen (conditions: the row's labels, visual features, references;
+         5 % dropout of each of script / video / conclusion), and the emotion classifier on noisy mels;
+classifier: the emotion classifier alone.
+ProDubber's augmentation (pitch shift in mel bins, time stretch) is applied to the training mels.
+Checkpoints are safetensors (`last.safetensors`, `step_N.safetensors`); the optimizer state is a weights-only
+`optimizer.pt`; a run restarted with the same --out resumes. accelerate spreads it over several GPUs
+(`accelerate launch -m cinedub.training.actor ...`).
+
+Manifest: JSONL, one row per utterance: {"audio": path (relative to the manifest), "text": str,
+"emotion"?, "intensity"?, "scene_type"?, "gender"?, "age"? | "age_group"?, "visual"?: .npy (T, f), "visual_fps"?}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, Dataset
+
+from cinedub.errors import CinedubError
+from cinedub.labels import EMOTIONS, age_group
+
+STAGES = ("1", "2", "classifier")
+
+
+# ---------------------------------------------------------------------------------------------------
+# data
+
+
+def read_manifest(path: str | Path) -> list[dict]:
+    path = Path(path)
+    if not path.is_file():
+        raise CinedubError(f"no manifest at {path}")
+    rows = []
+    for number, text in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not text.strip():
+            continue
+        try:
+            row = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise CinedubError(f"{path}:{number}: not JSON ({err.msg})") from None
+        if not isinstance(row, dict) or not row.get("audio") or not row.get("text"):
+            raise CinedubError(f"{path}:{number}: a row needs 'audio' and 'text'")
+        for key in ("audio", "visual"):
+            if row.get(key) and not Path(row[key]).is_absolute():
+                row[key] = str(path.parent / row[key])
+        rows.append(row)
+    if not rows:
+        raise CinedubError(f"{path} has no rows")
+    return rows
+
+
+def pitch_shift_bins(mel: torch.Tensor, bins: int) -> torch.Tensor:
+    """Shift a log mel (n, mel) up (+) or down (-) by whole mel bins, edges held (ProDubber's pitch augmentation)."""
+    if bins == 0:
+        return mel
+    if bins > 0:
+        return torch.cat([mel[:, :1].expand(-1, bins), mel[:, :-bins]], dim=1)
+    return torch.cat([mel[:, -bins:], mel[:, -1:].expand(-1, -bins)], dim=1)
+
+
+def time_stretch(mel: torch.Tensor, rate: float) -> torch.Tensor:
+    """Stretch a log mel (n, mel) in time by 1 / rate (linear interpolation of frames)."""
+    n = max(2, int(round(mel.shape[0] / rate)))
+    return F.interpolate(mel.T[None], size=n, mode="linear", align_corners=True)[0].T
+
+
+class ManifestDataset(Dataset):
+    """Rows -> (mel (n, mel), text ids, labels, intensity, visual (n, f) | None); mels cached in memory."""
+
+    def __init__(self, rows: list[dict], model, *, augment: float = 0.0, max_frames: int = 2048, seed: int = 0):
+        from cinedub.media import load_audio
+        from cinedub.speech.f5.controlnet import label_ids, to_mel_rate
+        from cinedub.speech.f5.text import tokenize
+
+        self.rows, self.augment, self.max_frames = rows, augment, max_frames
+        self.rng = random.Random(seed)
+        self.items = []
+        for row in rows:
+            audio, _ = load_audio(row["audio"], sample_rate=model.mel_spec.sample_rate)
+            mel = model.mel_spec(torch.from_numpy(audio)[None])[0].T.contiguous()  # n mel
+            group = row.get("age_group") or (age_group(int(row["age"])) if row.get("age") is not None else None)
+            labels = label_ids(scene_type=row.get("scene_type"), gender=row.get("gender"), age_group=group,
+                               emotion=row.get("emotion"))  # fmt: skip
+            visual = None
+            if row.get("visual"):
+                visual = torch.from_numpy(to_mel_rate(np.load(row["visual"]), float(row.get("visual_fps", 25)),
+                                                      mel.shape[0]))  # fmt: skip
+            self.items.append(dict(mel=mel, text=tokenize([row["text"]], model.vocab_char_map)[0], labels=labels,
+                                   intensity=float(row.get("intensity", -1.0)), visual=visual,
+                                   emotion=EMOTIONS.index(row["emotion"]) if row.get("emotion") in EMOTIONS else -1))  # fmt: skip
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> dict:
+        item = dict(self.items[index])
+        mel = item["mel"]
+        if self.augment and self.rng.random() < self.augment:
+            mel = pitch_shift_bins(mel, self.rng.choice([-3, -2, -1, 1, 2, 3]))
+        if self.augment and self.rng.random() < self.augment:
+            rate = self.rng.uniform(0.85, 1.15)
+            mel = time_stretch(mel, rate)
+            if item["visual"] is not None:
+                item["visual"] = time_stretch(item["visual"], rate)
+        item["mel"] = mel[: self.max_frames]
+        return item
+
+
+def collate(items: list[dict]) -> dict:
+    from torch.nn.utils.rnn import pad_sequence
+
+    lens = torch.tensor([it["mel"].shape[0] for it in items])
+    batch = dict(mel=pad_sequence([it["mel"] for it in items], batch_first=True), lens=lens,
+                 text=pad_sequence([it["text"] for it in items], batch_first=True, padding_value=-1),
+                 labels=torch.tensor([it["labels"] for it in items]),
+                 intensity=torch.tensor([it["intensity"] for it in items]),
+                 emotion=torch.tensor([it["emotion"] for it in items]))  # fmt: skip
+    if any(it["visual"] is not None for it in items):
+        f = next(it["visual"].shape[1] for it in items if it["visual"] is not None)
+        batch["visual"] = pad_sequence([it["visual"][: it["mel"].shape[0]] if it["visual"] is not None
+                                        else torch.zeros(it["mel"].shape[0], f) for it in items], batch_first=True)  # fmt: skip
+    return batch
+
+
+# ---------------------------------------------------------------------------------------------------
+# training
+
+
+def trainable_parameters(model, stage: str) -> list[torch.nn.Parameter]:
+    """Stage 1: DiT + duration head; stage 2: ControlNet + emotion classifier (base frozen); classifier: it alone."""
+    parts = {"1": ["transformer", "duration_head"], "2": ["controlnet", "emotion_classifier"],
+             "classifier": ["emotion_classifier"]}[stage]  # fmt: skip
+    for name, param in model.named_parameters():
+        param.requires_grad_(name.split(".")[0] in parts)
+    return [p for p in model.parameters() if p.requires_grad]
+
+
+def step_loss(model, batch: dict, stage: str, *, wrapped=None) -> tuple[torch.Tensor, dict[str, float]]:
+    """The stage's loss; `wrapped` is the accelerate/DDP wrapper of `model` (the flow goes through it)."""
+    from cinedub.speech.f5.cfm import lens_to_mask
+    from cinedub.speech.f5.controlnet import Conditions
+    from cinedub.speech.f5.duration import duration_loss
+    from cinedub.speech.f5.guidance import classifier_loss
+
+    mel, lens, text = batch["mel"], batch["lens"], batch["text"]
+    parts: dict[str, torch.Tensor] = {}
+    if stage in ("1", "2"):
+        conditions = None
+        if stage == "2":
+            if model.controlnet is None:
+                raise CinedubError("stage 2 needs a model with a ControlNet (--control-blocks N)")
+            conditions = Conditions(labels=batch["labels"], intensity=batch["intensity"], visual=batch.get("visual"))
+        parts["flow"], _, _ = (wrapped or model)(mel, text, lens=lens, conditions=conditions)
+    if stage == "1" and model.duration_head is not None:
+        parts["duration"] = 0.1 * duration_loss(model.duration_head(text), lens)
+    labelled = batch["emotion"] >= 0
+    if stage in ("2", "classifier") and model.emotion_classifier is not None and bool(labelled.any()):
+        mask = lens_to_mask(lens, mel.shape[1])
+        parts["emotion"] = classifier_loss(model.emotion_classifier, mel[labelled], batch["emotion"][labelled],
+                                           mask[labelled])  # fmt: skip
+    if not parts:
+        raise CinedubError(f"nothing to train in stage {stage} (no emotion labels in the manifest?)")
+    return sum(parts.values()), {k: float(v.detach()) for k, v in parts.items()}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument("manifest", nargs="+", help="JSONL manifest(s): audio, text, optional labels")
+    parser.add_argument("--out", required=True, help="run folder: checkpoints, optimizer state, log")
+    parser.add_argument("--stage", choices=STAGES, default="1", help="1 base DiT, 2 ControlNet (base frozen), classifier")
+    parser.add_argument("--init", help="start from this checkpoint (F5-TTS or cinedub) or config name (default: tiny)")
+    parser.add_argument("--vocab", help="vocab.txt (default: the checkpoint's, else built from the manifests)")
+    parser.add_argument("--control-blocks", type=int, help="ControlNet over the first N blocks (stage 2)")
+    parser.add_argument("--steps", type=int, default=1000)
+    parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--lr", type=float, default=1e-4)
+    parser.add_argument("--warmup", type=int, default=100)
+    parser.add_argument("--max-grad-norm", type=float, default=1.0)
+    parser.add_argument("--augment", type=float, default=0.3, help="probability of each of pitch shift / time stretch")
+    parser.add_argument("--max-frames", type=int, default=2048)
+    parser.add_argument("--save-every", type=int, default=500)
+    parser.add_argument("--seed", type=int, default=0)
+    return parser
+
+
+def train(args: argparse.Namespace, *, log=print) -> dict:
+    """Run (or resume) training; returns {"step", "losses", "checkpoint"}."""
+    from cinedub.speech.f5.checkpoint import load_model, read_state, save_checkpoint
+    from cinedub.speech.f5.text import build_vocab, read_vocab
+
+    torch.manual_seed(args.seed), random.seed(args.seed), np.random.seed(args.seed)
+    torch.set_flush_denormal(True)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = [row for path in args.manifest for row in read_manifest(path)]
+    last = out / "last.safetensors"
+    overrides = {} if args.control_blocks is None else {"control_blocks": args.control_blocks}
+    step = 0
+    if last.is_file():  # resume
+        model = load_model(last)
+        step = int(read_state(last)[1].get("step", 0))
+        log(f"resuming {last} at step {step}")
+    else:
+        model = load_model(args.init or "tiny", vocab=args.vocab, **overrides)
+        if model.vocab_char_map is None:
+            model.vocab_char_map = read_vocab(args.vocab) if args.vocab else build_vocab([r["text"] for r in rows])
+            if len(model.vocab_char_map) > model.dims.text_num_embeds:
+                raise CinedubError(f"{len(model.vocab_char_map)} symbols do not fit the model's {model.dims.text_num_embeds}")
+    model.train()
+    params = trainable_parameters(model, args.stage)
+    optimizer = torch.optim.AdamW(params, lr=args.lr)
+    optimizer_path = out / "optimizer.pt"
+    if step and optimizer_path.is_file():
+        optimizer.load_state_dict(torch.load(optimizer_path, map_location="cpu", weights_only=True))
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + step + 1) / max(1, args.warmup)))
+    data = ManifestDataset(rows, model, augment=args.augment, max_frames=args.max_frames, seed=args.seed + step)
+    loader = DataLoader(data, batch_size=args.batch_size, shuffle=True, collate_fn=collate, drop_last=False)
+    accelerator = None
+    try:
+        from accelerate import Accelerator
+
+        accelerator = Accelerator(cpu=not torch.cuda.is_available())
+        model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
+    except ImportError:
+        pass
+    core = accelerator.unwrap_model(model) if accelerator else model
+    losses: list[float] = []
+    started = time.perf_counter()
+    while step < args.steps:
+        for batch in loader:
+            loss, parts = step_loss(core, batch, args.stage, wrapped=model)
+            optimizer.zero_grad(set_to_none=True)
+            accelerator.backward(loss) if accelerator else loss.backward()
+            if args.max_grad_norm:
+                torch.nn.utils.clip_grad_norm_(params, args.max_grad_norm)
+            optimizer.step(), schedule.step()
+            step += 1
+            losses.append(float(loss.detach()))
+            if step % 50 == 0 or step == 1:
+                log(json.dumps({"step": step, "loss": round(losses[-1], 4), **{k: round(v, 4) for k, v in parts.items()},
+                                "s": round(time.perf_counter() - started, 1)}))  # fmt: skip
+            if step % args.save_every == 0 or step >= args.steps:
+                save(core, optimizer, out, step, args, save_checkpoint)
+            if step >= args.steps:
+                break
+    return {"step": step, "losses": losses, "checkpoint": str(last)}
+
+
+def save(model, optimizer, out: Path, step: int, args: argparse.Namespace, save_checkpoint) -> None:
+    extra = {"step": str(step), "stage": args.stage}
+    save_checkpoint(model, out / "last.safetensors", extra=extra)
+    if step % args.save_every == 0:
+        save_checkpoint(model, out / f"step_{step}.safetensors", extra=extra)
+    tmp = out / "optimizer.pt.tmp"
+    torch.save(optimizer.state_dict(), tmp)
+    tmp.replace(out / "optimizer.pt")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = add_arguments(argparse.ArgumentParser(prog="cinedub train actor", description=__doc__.split("\n\n")[0]))
+    args = parser.parse_args(argv)
+    try:
+        result = train(args)
+    except CinedubError as err:
+        print(f"cinedub: {err}", file=sys.stderr)
+        return err.exit_code
+    print(json.dumps({"step": result["step"], "final_loss": result["losses"][-1] if result["losses"] else math.nan,
+                      "checkpoint": result["checkpoint"]}))  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
