@@ -131,6 +131,7 @@ def act(state: DirectorState, runtime: Runtime[DirectorContext]) -> dict[str, An
 def review(state: DirectorState, runtime: Runtime[DirectorContext]) -> dict[str, Any]:
     """Measure the take (each line's speech against its window, the prosody) and decide whether the
     actor must try again because the speech missed its window."""
+    started = time.perf_counter()
     take = TakeRecord.model_validate(state["takes"][-1])
     audio, rate = media.load_audio(take.path)
     duration = state["perception"]["duration"]
@@ -152,7 +153,8 @@ def review(state: DirectorState, runtime: Runtime[DirectorContext]) -> dict[str,
     take.measured = {"lines": lines_measured, "prosody": measure_prosody(speech, rate)}
     worst_s = max(abs(m["duration_error_ms"]) for m in lines_measured) / 1000
     retakes = state.get("auto_retakes", 0)
-    update: dict[str, Any] = {"takes": [take.model_dump(mode="json")], "verdict": "accept"}
+    update: dict[str, Any] = {"takes": [take.model_dump(mode="json")], "verdict": "accept",
+                              "timings": {"review": time.perf_counter() - started}}  # fmt: skip
     if worst_s > runtime.context.duration_tolerance_s and retakes < runtime.context.max_auto_retakes:
         update.update(verdict="retake", fit_scale=scales, auto_retakes=retakes + 1)
         update["messages"] = [f"Take {take.index} missed its window by {1000 * worst_s:.0f} ms; asking the actor again."]
@@ -166,6 +168,7 @@ def route_review(state: DirectorState) -> Literal["act", "export"]:
 
 def export(state: DirectorState) -> dict[str, Any]:
     """Write the take's dub, direction.json and report.json; dub.mp4 is always the latest take."""
+    started = time.perf_counter()
     out = Path(state["out_dir"])
     take = state["takes"][-1]
     media.mux(state["clip"], take["path"], out / "dub.mp4")
@@ -189,7 +192,7 @@ def export(state: DirectorState) -> dict[str, Any]:
         "lines": take["measured"]["lines"],
         "prosody": take["measured"]["prosody"],
         "applied": take["applied"],
-        "stage_timings": state.get("timings", {}),
+        "stage_timings": {**state.get("timings", {}), "export": time.perf_counter() - started},
         "auto_retakes": state.get("auto_retakes", 0),
         "takes": [{k: t[k] for k in ("index", "name", "path", "note", "duration")} for t in state["takes"]],
     })  # fmt: skip

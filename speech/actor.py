@@ -1,4 +1,4 @@
-"""The actor interface and the table of backends (`--actor parametric`, later `--actor f5:CHECKPOINT`)."""
+"""The actor interface and the table of backends (`--actor parametric`, `--actor f5:CHECKPOINT`)."""
 
 from __future__ import annotations
 
@@ -28,7 +28,11 @@ def _parametric(argument: str) -> Actor:
 
 
 def _f5(argument: str) -> Actor:
-    raise CinedubError(f"the f5 actor ({argument or 'no checkpoint given'}) is not available yet; use --actor parametric")
+    if not argument:
+        raise CinedubError("the f5 actor needs a checkpoint: --actor f5:PATH[,nfe=16,cfg=2,...]")
+    from .f5.actor import from_spec
+
+    return from_spec(argument)
 
 
 # spec prefix -> factory(argument after the first ':')

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .audio import MEASURE_F0_METHOD, MEASURE_MIN_HARMONICITY, active_rms_db, speech_bounds
+from cinedub.media import resample
+
+from .audio import MEASURE_F0_METHOD, MEASURE_MIN_HARMONICITY, MEASURE_SAMPLE_RATE, active_rms_db, speech_bounds
 from .world import track_f0
 
 
@@ -38,7 +40,8 @@ def measure_prosody(audio: np.ndarray, sample_rate: int) -> dict[str, float]:
         speech_duration=(end - start) / sample_rate,
         energy_db=active_rms_db(audio, sample_rate),
     )
-    f0, times = track_f0(audio, sample_rate, MEASURE_F0_METHOD, MEASURE_MIN_HARMONICITY)
+    rate = min(sample_rate, MEASURE_SAMPLE_RATE)
+    f0, times = track_f0(resample(audio, sample_rate, rate), rate, MEASURE_F0_METHOD, MEASURE_MIN_HARMONICITY)
     inside = (times * sample_rate >= start) & (times * sample_rate < end)
     voiced = f0[inside & (f0 > 0)]
     result["voiced_ratio"] = float(len(voiced) / max(inside.sum(), 1))

@@ -81,8 +81,10 @@ def test_load_actor_table():
     assert isinstance(load_actor("parametric"), ParametricActor)
     assert load_actor("parametric:notimbre").timbre is False
     assert isinstance(load_actor("parametric"), Actor)
-    with pytest.raises(CinedubError, match="not available yet"):
+    with pytest.raises(CinedubError, match="no F5 checkpoint"):
         load_actor("f5:/models/f5_v1_base.safetensors")
+    with pytest.raises(CinedubError, match="needs a checkpoint"):
+        load_actor("f5:")
     with pytest.raises(CinedubError, match="unknown actor"):
         load_actor("vits")
 
