@@ -9,6 +9,8 @@
     cinedub eval --dub --manifest JSONL --out DIR [--reasoner R] [--actor A] [--retrieval off|on] [--no-neutral]
     cinedub sessions
     cinedub takes SESSION
+    cinedub train sft|mpo|grpo|pairs [TRL OPTIONS]   # see cinedub/training/*.py
+    cinedub ui [--host 127.0.0.1] [--port N] [--auth USER:PASS] [--max-upload SIZE]
 
 Every error a user can cause is printed as one line on stderr with a non-zero exit code.
 """
@@ -102,6 +104,26 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("sessions", help="list dubbing sessions", description="List dubbing sessions.")
     takes = commands.add_parser("takes", help="list the takes of a session", description="List a session's takes.")
     takes.add_argument("session")
+
+    ui = commands.add_parser("ui", help="the director's studio in the browser (Gradio)",
+                             description="Serve the studio: upload a clip, a line and a voice, read the director's "
+                             "reasoning, give notes, compare and export takes. Binds to 127.0.0.1 by default.")  # fmt: skip
+    ui.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only)")
+    ui.add_argument("--port", type=int, help="port (default: the first free one from 7860)")
+    ui.add_argument("--auth", help="require a login, USER:PASS")
+    ui.add_argument("--max-upload", default="200mb", help="largest upload accepted (default: 200mb)")
+    ui.add_argument("--reasoner", default=config.DEFAULT_REASONER, help="rules | local:PATH | openai:URL")
+    ui.add_argument("--actor", default=config.DEFAULT_ACTOR, help="parametric | f5:CHECKPOINT")
+
+    train = commands.add_parser("train", help="fine-tune the reasoner (TRL: sft, mpo, grpo; preference pairs)",
+                                description="Each sub-command runs cinedub.training.NAME with the given options "
+                                "(TRL's arguments; `cinedub train NAME --help` lists them).")  # fmt: skip
+    train_commands = train.add_subparsers(dest="train_command", required=True, parser_class=_Parser)
+    for name, what in (("sft", "supervised fine-tuning on CoT answers"), ("mpo", "DPO + BCO + SFT on preference pairs"),
+                       ("grpo", "GRPO with the format and outcome rewards"), ("pairs", "build preference pairs"),
+                       ("actor", "train the F5 actor: stage 1 the DiT, stage 2 the ControlNet")):  # fmt: skip
+        # prefix_chars="+": every option goes through untouched to the script's own TrlParser
+        train_commands.add_parser(name, help=what, add_help=False, prefix_chars="+").add_argument("args", nargs="*")
     return parser
 
 
@@ -271,7 +293,30 @@ def cmd_takes(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"dub": cmd_dub, "classify": cmd_classify, "eval": cmd_eval, "sessions": cmd_sessions, "takes": cmd_takes}
+def cmd_train(args: argparse.Namespace) -> int:
+    import importlib
+
+    return importlib.import_module(f"cinedub.training.{args.train_command}").main(args.args) or 0
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    from cinedub.studio import Studio
+    from cinedub.ui.app import launch
+
+    auth = None
+    if args.auth is not None:
+        user, sep, password = args.auth.partition(":")
+        if not (sep and user and password):
+            raise CinedubError("--auth must be USER:PASS")
+        auth = (user, password)
+    print(f"cinedub studio: sessions in {config.home()}; Ctrl-C stops it", flush=True)
+    launch(host=args.host, port=args.port, auth=auth, max_file_size=args.max_upload,
+           studio=Studio(reasoner=args.reasoner, actor=args.actor))  # fmt: skip
+    return 0
+
+
+COMMANDS = {"dub": cmd_dub, "classify": cmd_classify, "eval": cmd_eval, "sessions": cmd_sessions, "takes": cmd_takes,
+            "ui": cmd_ui, "train": cmd_train}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

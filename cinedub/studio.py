@@ -25,9 +25,10 @@ from cinedub.agents.graph import build_graph
 from cinedub.agents.reasoners import load_reasoner
 from cinedub.errors import CinedubError, SessionBusy
 from cinedub.files import ensure_writable_dir
+from cinedub.labels import EMOTIONS
 from cinedub.speech.actor import load_actor
 from cinedub.speech.voice import load_voice
-from cinedub.types import Line, TakeRecord
+from cinedub.types import Conclusion, Direction, Line, TakeRecord
 
 # A note that asks for nothing in particular: the same direction, one more take.
 AGAIN = "again"
@@ -118,6 +119,10 @@ class Studio:
         session = session or clip.stem
         if not lines:
             raise CinedubError("no line to speak: give --line TEXT or --srt FILE")
+        if emotion is not None and emotion not in EMOTIONS:
+            raise CinedubError(f"unknown emotion {emotion!r}; choose one of {', '.join(EMOTIONS)}")
+        if intensity is not None and not 0.0 <= intensity <= 1.0:
+            raise CinedubError(f"intensity must be between 0 and 1, got {intensity}")
         check_clip(clip)
         load_voice(voice)  # a bad reference fails here, before anything is written
         with self._lock(session), self._graph() as graph:
@@ -198,6 +203,73 @@ class Studio:
                 summaries.append(SessionSummary(name=name, clip=values.get("clip", ""), out_dir=values.get("out_dir", ""),
                                                 takes=len(values.get("takes", [])), waiting_for_note=bool(snapshot.interrupts)))
             return summaries
+
+    def session(self, session: str) -> dict[str, Any]:
+        """Everything a session holds (its checkpointed state: clip, lines, voice, out_dir, cot, conclusion,
+        references, perception, takes, messages) plus `waiting_for_note`; readable while a take runs."""
+        with self._graph() as graph:
+            snapshot = graph.get_state(self._config(session))
+        if not snapshot.values:
+            raise CinedubError(f"no session named {session!r} (see: cinedub sessions)")
+        return {**snapshot.values, "waiting_for_note": bool(snapshot.interrupts)}
+
+    def mark_take(self, session: str, index: int, *, kept: bool | None = None, name: str | None = None) -> TakeRecord:
+        """Keep / discard (`kept`) or rename a take. Takes are never deleted; the session keeps waiting
+        for its note."""
+        with self._lock(session), self._graph() as graph:
+            config_ = self._config(session)
+            snapshot = graph.get_state(config_)
+            if not snapshot.interrupts:
+                raise CinedubError(f"session {session!r} is not waiting for a note")
+            takes = {t["index"]: t for t in snapshot.values.get("takes", [])}
+            if index not in takes:
+                raise CinedubError(f"session {session!r} has no take {index}")
+            take = TakeRecord.model_validate(takes[index])
+            if kept is not None:
+                take.kept = kept
+            if name is not None:
+                name = " ".join(name.split())
+                if not name:
+                    raise CinedubError("a take's name cannot be empty")
+                take.name = name
+            # Written as if `export` had said it; running on re-enters `wait_for_note` (no new take).
+            graph.update_state(config_, {"takes": [take.model_dump(mode="json")]}, as_node="export")
+            graph.invoke(None, config_, context=self.context())
+            return take
+
+    def override(self, session: str, *, scene_type: str | None = None, emotion: str | None = None,
+                 intensity: float | None = None, pace: float | None = None) -> DubResult:  # fmt: skip
+        """The human overrides the director's conclusion (scene type, emotion, intensity, pace): the
+        direction changes accordingly and the actor makes the next take."""
+        with self._lock(session), self._graph() as graph:
+            config_ = self._config(session)
+            snapshot = graph.get_state(config_)
+            if not snapshot.interrupts:
+                raise CinedubError(f"session {session!r} is not waiting for a note")
+            values = snapshot.values
+            before = len(values.get("messages", []))
+            conclusion = Conclusion.model_validate(values["conclusion"])
+            direction = Direction.model_validate(values["direction"])
+            asked = {"emotion": emotion, "intensity": intensity, "pace": pace}
+            asked = {k: v for k, v in asked.items() if v is not None}
+            try:
+                if scene_type is not None:
+                    conclusion = Conclusion.model_validate({**conclusion.model_dump(), "scene_type": scene_type})
+                if emotion is not None or intensity is not None:
+                    conclusion = Conclusion.model_validate({**conclusion.model_dump(),
+                                                            **{k: asked[k] for k in ("emotion", "intensity") if k in asked}})  # fmt: skip
+                new = Direction.model_validate({**direction.model_dump(), **asked})
+            except ValueError as err:
+                raise CinedubError(f"cannot override: {str(err).splitlines()[-1].strip()}") from None
+            changed = new.changed(direction)
+            said = ", ".join(f"{k} {a} -> {b}" for k, (a, b) in changed.items()) or "nothing changed"
+            note = "override: " + ", ".join(f"{k}={v}" for k, v in {**asked, "scene_type": scene_type}.items() if v is not None)
+            # As if `interpret` had read the note: the graph goes on to `act`, `review`, `export`.
+            graph.update_state(config_, {"conclusion": conclusion.model_dump(mode="json"),
+                                         "direction": new.model_dump(mode="json"), "note": note, "verdict": "retake",
+                                         "messages": [f"Overridden by the director: {said}."]}, as_node="interpret")  # fmt: skip
+            graph.invoke(None, config_, context=self.context())
+            return self._result(graph, session, messages_before=before)
 
     def takes(self, session: str) -> list[TakeRecord]:
         with self._graph() as graph:

@@ -5,8 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# ffmpeg muxes the dub; pocketsphinx-testdata holds the LibriVox voice of the bundled sample.
-APT_PACKAGES=(ffmpeg pocketsphinx-testdata)
+# ffmpeg muxes the dub; pocketsphinx-testdata holds the LibriVox voice of the bundled sample;
+# chromium runs the studio's browser tests (driven by playwright, which downloads no browser).
+APT_PACKAGES=(ffmpeg pocketsphinx-testdata chromium)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

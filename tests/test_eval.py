@@ -303,7 +303,7 @@ def test_cli_eval_errors_are_one_line(tmp_path):
     manifest.write_text(json.dumps({"video": "x.mp4"}) + "\n")
     for args, words in [(["--retrieval", "on"], "retrieval is not available"),
                         (["--reasoner", "local:/models/qwen"], "not available"),
-                        (["--actor", "f5:ckpt.pt"], "not available")]:  # fmt: skip
+                        (["--actor", "f5:ckpt.pt"], "no F5 checkpoint at ckpt.pt")]:  # fmt: skip
         result = run_cinedub("eval", "--dub", "--manifest", manifest, "--out", tmp_path / "o", *args)
         assert result.returncode == 2, result.stderr
         assert words in result.stderr and result.stderr.strip().count("\n") == 0

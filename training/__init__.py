@@ -1,1 +1,1 @@
-"""Dataset readers and fine-tuning of the reasoner and the actor. Not built yet (issues 5, 6)."""
+"""Dataset readers and fine-tuning: TRL scripts for the reasoner (sft, mpo, grpo, pairs) and the F5 actor trainer."""

@@ -4,7 +4,9 @@ Two row formats are read:
 - DeepDubber's CoT-Movie-Dubbing JSONL (InternVL conversations): `{"id", "video", "conversations":
   [{"from": "human", "value": question}, {"from": "gpt", "value": answer}]}`; the gold letter is the
   one in the gold answer's `<CONCLUSION>`.
-- cinedub's own JSONL: `{"video", "question"?, "answer" | "cot"?, "prediction"?, "scene_type" | "label"?}`.
+- cinedub's own JSONL: `{"video", "question"?, "answer" | "cot" | "conclusion"?, "prediction"?,
+  "scene_type" | "label"?, "chosen"?, "rejected"?}` (chosen / rejected: a preference pair).
+- a clip folder with a labels file (`labels.jsonl` / `labels.csv`: video, scene_type): `read_clip_folder`.
 A row may carry a model's `prediction` beside the gold answer; the prediction is what gets parsed.
 """
 
@@ -30,6 +32,8 @@ class CotRow:
     answer: str | None  # the text to parse (a prediction if the row has one, else the gold answer)
     gold: str | None  # gold scene type, when known
     error: str | None = None  # why the row could not be read at all
+    chosen: str | None = None  # a preference pair (cinedub's own rows)
+    rejected: str | None = None
 
 
 def _gold_scene(row: dict, gold_answer: str | None) -> str | None:
@@ -60,7 +64,8 @@ def read_cot_jsonl(path: str | Path) -> Iterator[CotRow]:
             if not isinstance(row, dict):
                 yield CotRow(number, str(number), None, "", None, None, error="not a JSON object")
                 continue
-            question, gold_answer = row.get("question", SCENE_TYPE_QUESTION), row.get("answer") or row.get("cot")
+            question = row.get("question", SCENE_TYPE_QUESTION)
+            gold_answer = row.get("answer") or row.get("cot") or row.get("conclusion")
             turns = row.get("conversations")
             if isinstance(turns, list):
                 question = next((t.get("value", "") for t in turns if t.get("from") == "human"), question)
@@ -73,7 +78,41 @@ def read_cot_jsonl(path: str | Path) -> Iterator[CotRow]:
                 question=question,
                 answer=answer if isinstance(answer, str) else None,
                 gold=_gold_scene(row, gold_answer if isinstance(gold_answer, str) else None),
+                chosen=row.get("chosen") if isinstance(row.get("chosen"), str) else None,
+                rejected=row.get("rejected") if isinstance(row.get("rejected"), str) else None,
             )
+
+
+def read_clip_folder(folder: str | Path) -> Iterator[CotRow]:
+    """Clips in a folder with `labels.jsonl` (cinedub's rows) or `labels.csv` (`video,scene_type` per line)."""
+    import csv
+
+    folder = Path(folder)
+    if (folder / "labels.jsonl").is_file():
+        yield from read_cot_jsonl(folder / "labels.jsonl")
+        return
+    if not (folder / "labels.csv").is_file():
+        raise CinedubError(f"{folder} has no labels.jsonl or labels.csv")
+    with (folder / "labels.csv").open(encoding="utf-8", newline="") as handle:
+        for number, record in enumerate(csv.DictReader(handle), start=2):
+            video, label = (record.get("video") or "").strip(), (record.get("scene_type") or record.get("label") or "")
+            gold = scene_from_answer(label) if label.strip() else None
+            error = None if video else "no video"
+            yield CotRow(number, Path(video).stem or str(number), video or None, SCENE_TYPE_QUESTION, None, gold, error)
+
+
+def check_row(row: CotRow, path: str | Path, need: tuple[str, ...] = ("video", "answer")) -> CotRow:
+    """The row, or a CinedubError naming the file, the row and what is wrong with it."""
+    problem = row.error
+    if problem is None:
+        missing = [name for name in need if not getattr(row, name)]
+        if missing:
+            problem = f"no {' / '.join(missing)}"
+        elif "answer" in need and row.gold is None:
+            problem = "no gold scene type (no label and the answer's conclusion does not parse)"
+    if problem:
+        raise CinedubError(f"{path} row {row.row} (id {row.id}): {problem}")
+    return row
 
 
 def gold_letter(row: CotRow) -> str | None:

@@ -1,1 +1,1 @@
-"""The Gradio studio. Not built yet (issue 7)."""
+"""The Gradio studio (`cinedub ui`): a thin layer over `cinedub.studio.Studio`."""

@@ -1,0 +1,417 @@
+"""The director's studio: a thin Gradio layer over `Studio` (the same API the CLI uses).
+
+Each browser page gets its own cinedub session (a random `ui-` name, kept in the page's URL so a reload
+or a server restart reopens it). A session's inputs, takes and exports live in its own folder,
+`$CINEDUB_HOME/ui/SESSION`; the studio hands the browser no file from anywhere else.
+"""
+
+
+
+import re
+import secrets
+import shutil
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from cinedub import config
+from cinedub.errors import CinedubError
+from cinedub.files import write_json
+from cinedub.labels import EMOTIONS, SCENE_TYPES
+from cinedub.studio import Studio
+from cinedub.types import Line, TakeRecord
+from cinedub.ui import views
+
+SESSION_NAME = re.compile(r"^ui-[0-9a-f]{12}$")
+AUTO = "auto (the director decides)"
+DEFAULT_MAX_UPLOAD = "200mb"
+CSS = ".cot-box {max-height: 360px; overflow-y: auto} footer {display: none !important}"
+SET_URL_JS = """(name) => { if (name) { const u = new URL(window.location); u.searchParams.set('session', name);
+  window.history.replaceState(null, '', u); } return []; }"""
+
+
+def parse_intensity(text: str | float | None) -> float | None:
+    """The first take's intensity: empty is the director's choice, else a number in 0..1."""
+    if text is None or not str(text).strip():
+        return None
+    try:
+        value = float(str(text).strip())
+    except ValueError:
+        raise CinedubError(f"intensity must be a number between 0 and 1, not {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise CinedubError(f"intensity must be between 0 and 1, not {value}")
+    return value
+
+
+def new_session_name() -> str:
+    return f"ui-{secrets.token_hex(6)}"
+
+
+class StudioUI:
+    """Event handlers over one `Studio`; every handler gets the page's session name."""
+
+    def __init__(self, studio: Studio) -> None:
+        self.studio = studio
+        self.root = studio.home / "ui"
+        self.serve_root = Path(tempfile.mkdtemp(prefix="cinedub-ui-serve-"))
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def folder(self, session: str) -> Path:
+        if not SESSION_NAME.match(session or ""):
+            raise CinedubError("this page has no valid session; reload it")
+        return self.root / session
+
+    def serve(self, session: str, path: str | Path) -> str:
+        """A copy, for the browser, of a file that must lie in the session's folder."""
+        source = views.inside(self.folder(session), path)
+        target = self.serve_root / session / secrets.token_hex(4) / source.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+        return str(target)
+
+    def chat(self, session: str) -> list[dict[str, str]]:
+        path = self.folder(session) / "chat.json"
+        if path.is_file():
+            import json
+
+            return json.loads(path.read_text())
+        return []
+
+    def say(self, session: str, history: list[dict[str, str]], note: str | None, messages: list[str]) -> list[dict]:
+        history = list(history)
+        if note:
+            history.append({"role": "user", "content": note})
+        if messages:
+            # the browser has no use for the server's paths: "Take 2 is ready: dub.mp4"
+            shown = [m.replace(f"{self.folder(session).resolve()}/", "") for m in messages]
+            history.append({"role": "assistant", "content": "\n\n".join(shown)})
+        write_json(self.folder(session) / "chat.json", history)
+        return history
+
+    def state(self, session: str) -> dict[str, Any] | None:
+        try:
+            return self.studio.session(session)
+        except CinedubError:
+            return None
+
+    def view(self, session: str, values: dict[str, Any] | None = None, status: str = "") -> dict[str, Any]:
+        """Every output component's value for the session as it stands (keys: component names)."""
+        values = values if values is not None else self.state(session)
+        if not values or not values.get("takes"):
+            return {"status": status or f"Session `{session}`: upload a clip, a line and a voice, then **Dub**.",
+                    "session": session, "chat": self.chat(session) if SESSION_NAME.match(session or "") else []}  # fmt: skip
+        folder = self.folder(session)
+        takes = [TakeRecord.model_validate(t) for t in values["takes"]]
+        last = takes[-1]
+        conclusion = values.get("conclusion", {})
+        direction = values.get("direction", {})
+        labels = [views.take_label(t) for t in takes]
+        plot = folder / "plots" / f"take-{last.index:03d}.png"
+        if not plot.is_file():
+            views.take_plot(plot, last, values.get("perception", {}), values.get("voice", ""))
+        refs = values.get("references", [])
+        return {
+            "status": status or f"Session `{session}`: {len(takes)} take(s); waiting for your note.",
+            "session": session,
+            "video": self.serve(session, folder / "dub.mp4"),
+            "cot": views.cot_markdown(values.get("cot", "")),
+            "scene_type": conclusion.get("scene_type"),
+            "emotion_c": direction.get("emotion") or conclusion.get("emotion") or "neutral",
+            "intensity_c": direction.get("intensity", 0.5),
+            "pace_c": direction.get("pace", 1.0),
+            "takes_table": views.takes_rows(takes),
+            "take_pick": (labels, labels[-1]),
+            "ab_a": (labels, labels[-2] if len(labels) > 1 else labels[-1]),
+            "ab_b": (labels, labels[-1]),
+            "audio_a": self.serve(session, takes[-2 if len(takes) > 1 else -1].path),
+            "audio_b": self.serve(session, last.path),
+            "refs": views.references_markdown(refs),
+            "ref_audio": self.serve(session, refs[0]["audio"]) if refs and _in(folder, refs[0].get("audio")) else None,
+            "plot": self.serve(session, plot),
+            "chat": self.chat(session),
+            "line": " ".join(Line.model_validate(x).text for x in values.get("lines", [])),
+        }
+
+    def _take(self, session: str, label: str | None) -> TakeRecord:
+        values = self.state(session)
+        if not values or not values.get("takes"):
+            raise CinedubError("no takes yet: dub the clip first")
+        takes = [TakeRecord.model_validate(t) for t in values["takes"]]
+        if not label:
+            return takes[-1]
+        index = int(str(label).split(":", 1)[0])
+        return next(t for t in takes if t.index == index)
+
+    # -- events --------------------------------------------------------------------------------
+
+    def start(self, session: str, clip: str | None, line: str, srt: str | None, voice: str | None, emotion: str,
+              intensity: float | None):  # fmt: skip
+        """The first take, with the director's stages shown as the checkpoints record them."""
+        from cinedub.subtitles import read_srt
+
+        if self.state(session):
+            raise CinedubError("this session already has its takes: give a note, or open a new page for a new clip")
+        if not clip:
+            raise CinedubError("no clip: upload a video")
+        if not voice:
+            raise CinedubError("no voice: upload or record a reference recording of the voice to use")
+        intensity = parse_intensity(intensity)
+        emotion = None if emotion in (None, "", "auto", AUTO) else emotion
+        if emotion is not None and emotion not in EMOTIONS:
+            raise CinedubError(f"unknown emotion {emotion!r}: one of {', '.join(EMOTIONS)}")
+        if srt:
+            try:
+                lines = read_srt(srt)
+            except CinedubError as err:
+                raise CinedubError(str(err).replace(str(srt), Path(srt).name)) from None
+        elif line and line.strip():
+            lines = [Line(text=line)]
+        else:
+            raise CinedubError("no line: type the line to speak or upload an SRT file")
+        folder = self.folder(session)
+        inputs = folder / "inputs"
+        inputs.mkdir(parents=True, exist_ok=True)
+        clip_path = inputs / f"clip{Path(clip).suffix.lower() or '.mp4'}"
+        voice_path = inputs / f"voice{Path(voice).suffix.lower() or '.wav'}"
+        shutil.copyfile(clip, clip_path)
+        shutil.copyfile(voice, voice_path)
+        if srt:
+            shutil.copyfile(srt, inputs / "lines.srt")
+        from cinedub.speech.voice import load_voice
+        from cinedub.studio import check_clip
+
+        try:
+            check_clip(clip_path)
+        except CinedubError as err:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise CinedubError(f"the clip you uploaded: {str(err).replace(str(clip_path), Path(clip).name)}") from None
+        try:
+            load_voice(voice_path)
+        except CinedubError as err:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise CinedubError(f"the voice you gave: {str(err).replace(str(voice_path), Path(voice).name)}") from None
+        outcome: dict[str, Any] = {}
+
+        def run() -> None:
+            try:
+                outcome["result"] = self.studio.dub(clip_path, lines, voice_path, session=session, out=folder,
+                                                    emotion=emotion,
+                                                    intensity=intensity)  # fmt: skip
+            except BaseException as err:  # noqa: BLE001 - reported to the page below
+                outcome["error"] = err
+
+        worker = threading.Thread(target=run, daemon=True)
+        t0 = time.perf_counter()
+        worker.start()
+        step = "watching the clip (faces, mouths, speaking windows)"
+        while worker.is_alive():
+            values = self.state(session) or {}
+            if values.get("cot"):
+                step = "the actor is performing take 1" if not values.get("takes") else "reviewing and exporting take 1"
+            yield {"status": f"Working: {step}… {time.perf_counter() - t0:.0f} s",
+                   "cot": views.cot_markdown(values.get("cot", ""), running="The director is watching the clip…")}
+            worker.join(0.5)
+        if "error" in outcome:
+            shutil.rmtree(folder, ignore_errors=True) if not self.state(session) else None
+            raise outcome["error"]
+        result = outcome["result"]
+        self.say(session, [], None, result.messages)
+        yield self.view(session, status=f"Take {result.take.index} is ready ({time.perf_counter() - t0:.1f} s).")
+
+    def note(self, session: str, text: str):
+        values = self.state(session)
+        if not values or not values.get("takes"):
+            raise CinedubError("no take yet to give a note on: dub the clip first")
+        text = " ".join((text or "").split())
+        if not text:
+            raise CinedubError("type a note, e.g. \"again, but angrier\"")
+        history = self.chat(session)
+        yield {"status": f"Working: the director reads your note and the actor performs: “{text}”…",
+               "chat": history + [{"role": "user", "content": text}], "note_box": ""}
+        t0 = time.perf_counter()
+        lines = [Line.model_validate(x) for x in values["lines"]]
+        result = self.studio.dub(values["clip"], lines, values["voice"], session=session, note=text)
+        self.say(session, history, text, result.messages)
+        yield self.view(session, status=f"Take {result.take.index} is ready ({time.perf_counter() - t0:.1f} s).")
+
+    def override(self, session: str, scene_type: str, emotion: str, intensity: float, pace: float):
+        if not self.state(session):
+            raise CinedubError("no take yet: dub the clip first")
+        yield {"status": "Working: overriding the conclusion; the actor performs…"}
+        t0 = time.perf_counter()
+        result = self.studio.override(session, scene_type=scene_type, emotion=emotion, intensity=intensity, pace=pace)
+        self.say(session, self.chat(session), f"(override) {result.take.note}", result.messages)
+        yield self.view(session, status=f"Take {result.take.index} is ready ({time.perf_counter() - t0:.1f} s).")
+
+    def mark(self, session: str, label: str, *, kept: bool | None = None, name: str | None = None) -> dict[str, Any]:
+        take = self._take(session, label)
+        take = self.studio.mark_take(session, take.index, kept=kept, name=name)
+        what = f"renamed to “{take.name}”" if name is not None else ("kept" if take.kept else "discarded")
+        return self.view(session, status=f"Take {take.index} {what}.")
+
+    def pick_audio(self, session: str, label: str) -> str | None:
+        return self.serve(session, self._take(session, label).path) if label else None
+
+    def export(self, session: str, label: str) -> dict[str, Any]:
+        values = self.state(session)
+        take = self._take(session, label)
+        files = views.export_take(self.folder(session), values, take)
+        return {"files": [self.serve(session, f) for f in files],
+                "status": f"Exported take {take.index}: WAV, MP4, SRT and report."}  # fmt: skip
+
+
+def _in(folder: Path, path: str | None) -> bool:
+    try:
+        return bool(path) and views.inside(folder, path) is not None
+    except CinedubError:
+        return False
+
+
+def build_app(studio: Studio | None = None):
+    """The Gradio Blocks of the studio."""
+    config.apply_offline_env()
+    import gradio as gr
+
+    ui = StudioUI(studio or Studio())
+    with gr.Blocks(title="cinedub studio") as app:
+        session = gr.Textbox(label="Session (bookmark this page to come back to it)", interactive=False,
+                             elem_id="session-name", scale=1)  # fmt: skip
+        gr.Markdown("# cinedub — the director's studio")
+        status = gr.Markdown(elem_id="status")
+        with gr.Row():
+            with gr.Column(scale=1):
+                clip = gr.File(label="Clip (video)", type="filepath", elem_id="clip-upload")
+                line = gr.Textbox(label="Line to speak", lines=2, elem_id="line-box")
+                srt = gr.File(label="…or an SRT file (one line per cue)", type="filepath", file_types=[".srt"])
+                voice = gr.Audio(label="Reference voice (upload or record)", type="filepath",
+                                 sources=["upload", "microphone"], elem_id="voice-upload")  # fmt: skip
+                with gr.Row():
+                    emotion0 = gr.Dropdown([AUTO, *EMOTIONS], value=AUTO, label="Emotion")
+                    intensity0 = gr.Textbox(label="Intensity 0–1 (empty: the director decides)", elem_id="intensity-box")
+                dub_btn = gr.Button("Dub", variant="primary", elem_id="dub-btn")
+            with gr.Column(scale=2):
+                video = gr.Video(label="The dub (latest take)", interactive=False, elem_id="dub-video")
+                with gr.Accordion("The director's reasoning (chain of thought)", open=True):
+                    cot = gr.Markdown(elem_id="cot", elem_classes="cot-box")
+                with gr.Group():
+                    gr.Markdown("**Conclusion** — override any field and retake")
+                    with gr.Row():
+                        scene_type = gr.Dropdown(list(SCENE_TYPES), value=None, label="Scene type")
+                        emotion_c = gr.Dropdown(list(EMOTIONS), value=None, label="Emotion")
+                        intensity_c = gr.Slider(0, 1, step=0.05, label="Intensity")
+                        pace_c = gr.Slider(0.5, 2.0, step=0.05, value=1.0, label="Pace")
+                    override_btn = gr.Button("Apply overrides → retake", elem_id="override-btn")
+        with gr.Row():
+            with gr.Column(scale=1):
+                chat = gr.Chatbot(label="Notes to the director", height=260, elem_id="chat")
+                with gr.Row():
+                    note_box = gr.Textbox(placeholder='e.g. "again, but angrier"', show_label=False, scale=4,
+                                          elem_id="note-box")  # fmt: skip
+                    note_btn = gr.Button("Send note", scale=1, elem_id="note-btn")
+            with gr.Column(scale=1):
+                takes_table = gr.Dataframe(headers=views.TAKE_COLUMNS, label="Takes", interactive=False,
+                                           elem_id="takes-table")  # fmt: skip
+                with gr.Row():
+                    take_pick = gr.Dropdown([], label="Take", elem_id="take-pick")
+                    new_name = gr.Textbox(label="New name", elem_id="new-name")
+                with gr.Row():
+                    keep_btn = gr.Button("Keep", elem_id="keep-btn")
+                    discard_btn = gr.Button("Discard", elem_id="discard-btn")
+                    rename_btn = gr.Button("Rename", elem_id="rename-btn")
+        with gr.Row():
+            with gr.Column():
+                ab_a = gr.Dropdown([], label="A")
+                audio_a = gr.Audio(label="Take A", interactive=False, elem_id="audio-a")
+            with gr.Column():
+                ab_b = gr.Dropdown([], label="B")
+                audio_b = gr.Audio(label="Take B", interactive=False, elem_id="audio-b")
+        with gr.Row():
+            with gr.Column():
+                gr.Markdown("**Retrieved references**")
+                refs = gr.Markdown(views.NO_LIBRARY, elem_id="refs")
+                ref_audio = gr.Audio(label="Top reference", interactive=False)
+                export_btn = gr.Button("Export WAV / MP4 / SRT / report", elem_id="export-btn")
+                files = gr.File(label="Exports", file_count="multiple", interactive=False, elem_id="exports")
+            with gr.Column(scale=2):
+                plot = gr.Image(label="Speaking window vs speech, pitch vs reference, spectrogram", type="filepath",
+                                interactive=False, elem_id="plot")  # fmt: skip
+
+        named = {"status": status, "session": session, "video": video, "cot": cot, "scene_type": scene_type,
+                 "emotion_c": emotion_c, "intensity_c": intensity_c, "pace_c": pace_c, "takes_table": takes_table,
+                 "take_pick": take_pick, "ab_a": ab_a, "ab_b": ab_b, "audio_a": audio_a, "audio_b": audio_b,
+                 "refs": refs, "ref_audio": ref_audio, "plot": plot, "chat": chat, "note_box": note_box,
+                 "files": files, "line": line}  # fmt: skip
+        outputs = list(named.values())
+
+        def as_updates(values: dict[str, Any]) -> dict[Any, Any]:
+            updates = {}
+            for key, value in values.items():
+                if key in ("take_pick", "ab_a", "ab_b"):
+                    choices, chosen = value
+                    updates[named[key]] = gr.update(choices=choices, value=chosen)
+                else:
+                    updates[named[key]] = value
+            return updates
+
+        def guarded(fn):
+            """CinedubError -> a clear message on the page (a toast and the status line); anything else
+            -> one line too, never a traceback."""
+
+            def wrapper(*args, **kwargs):
+                try:
+                    result = fn(*args, **kwargs)
+                    if hasattr(result, "__next__"):
+                        for item in result:
+                            yield as_updates(item)
+                    else:
+                        yield as_updates(result)
+                except CinedubError as err:
+                    message = str(err)
+                except Exception as err:  # noqa: BLE001 - a bug, still shown as one line
+                    message = f"internal error: {err.__class__.__name__}: {err}"
+                else:
+                    return
+                gr.Warning(message, duration=None)
+                yield {status: f"**Problem:** {message}"}
+
+            return wrapper
+
+        def on_load(request: gr.Request):
+            asked = (request.query_params.get("session") or "") if request else ""
+            name = asked if SESSION_NAME.match(asked) and (ui.root / asked).is_dir() else new_session_name()
+            status_ = f"Reopened session `{name}`." if name == asked else ""
+            yield from guarded(lambda: ui.view(name, status=status_))()
+
+        load = app.load(on_load, None, outputs)
+        load.then(None, [session], None, js=SET_URL_JS)
+        dub_btn.click(guarded(ui.start), [session, clip, line, srt, voice, emotion0, intensity0], outputs)
+        note_box.submit(guarded(ui.note), [session, note_box], outputs)
+        note_btn.click(guarded(ui.note), [session, note_box], outputs)
+        override_btn.click(guarded(ui.override), [session, scene_type, emotion_c, intensity_c, pace_c], outputs)
+        keep_btn.click(guarded(lambda s, t: ui.mark(s, t, kept=True)), [session, take_pick], outputs)
+        discard_btn.click(guarded(lambda s, t: ui.mark(s, t, kept=False)), [session, take_pick], outputs)
+        rename_btn.click(guarded(lambda s, t, n: ui.mark(s, t, name=n or "")), [session, take_pick, new_name], outputs)
+        ab_a.input(guarded(lambda s, t: {"audio_a": ui.pick_audio(s, t)}), [session, ab_a], outputs)
+        ab_b.input(guarded(lambda s, t: {"audio_b": ui.pick_audio(s, t)}), [session, ab_b], outputs)
+        export_btn.click(guarded(ui.export), [session, take_pick], outputs)
+    app.studio_ui = ui  # type: ignore[attr-defined]
+    return app
+
+
+def launch(host: str = "127.0.0.1", port: int | None = None, auth: tuple[str, str] | None = None,
+           max_file_size: str | int = DEFAULT_MAX_UPLOAD, studio: Studio | None = None, block: bool = True):  # fmt: skip
+    """Serve the studio. Binds to 127.0.0.1 unless told otherwise; no analytics, no share link."""
+    config.apply_offline_env()
+    import gradio as gr
+
+    studio = studio or Studio()
+    app = build_app(studio)
+    app.queue(default_concurrency_limit=1)
+    theme = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
+    app.launch(server_name=host, server_port=port, auth=auth, max_file_size=max_file_size, share=False,
+               show_error=False, ssr_mode=False, blocked_paths=[str(studio.home)], prevent_thread_lock=not block,
+               quiet=False, theme=theme, css=CSS, footer_links=[])  # fmt: skip
+    return app
