@@ -63,7 +63,7 @@ def _blend_emotion(perception: Perception) -> tuple[str, float, str]:
     if speaker is not None and speaker.facial_emotion_scores:
         for label, p in speaker.facial_emotion_scores.items():
             votes[label] += 0.4 * p
-        sources.append(f"the speaker's face looks {speaker.facial_emotion}")
+        sources.append(f"the speaker's face reads as {speaker.facial_emotion}")
     if perception.text is not None:
         # The words carry more weight than a face read by a small model.
         weight = 0.6 if sources else 1.0

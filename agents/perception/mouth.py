@@ -17,12 +17,13 @@ TREND_S = 0.7
 # Local activity: the residual's RMS over this long.
 ACTIVITY_S = 0.5
 # A person talks when the residual's spread over their frames exceeds this (units: face heights).
-# Measured on packaged footage: the man talking in the car 0.038; a smiling man 0.0015; a crying,
-# then laughing woman 0.006.
+# Measured on packaged footage at 10 / 15 fps: the man talking in the car 0.036 / 0.039; a smiling
+# man 0.001 / 0.0016; a crying, then laughing woman 0.005 / 0.007.
 TALKING_THRESHOLD = 0.015
 # Speaking windows: frames whose local activity exceeds this, gaps shorter than MERGE_GAP_S merged,
-# windows shorter than MIN_WINDOW_S dropped.
-# (Set low: the man in the car talks quietly for his first second and a half, at 0.004-0.008.)
+# windows shorter than MIN_WINDOW_S dropped. Set low, and only asked of people who talk: the man in
+# the car talks quietly for his first 1.6 s (local activity 0.004-0.008 at 15 fps, found; 0.001-0.004
+# at 10 fps, at the mesh's noise floor on a 60-pixel face, missed).
 WINDOW_THRESHOLD = 0.004
 MERGE_GAP_S = 0.5
 MIN_WINDOW_S = 0.3

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from cinedub.agents.perception.faces import FaceObservation
+from cinedub.agents.perception.faces import FaceObservation, iou
 
 # A face continues a track when its box overlaps the track's last box this much ...
 MIN_IOU = 0.2
@@ -30,16 +30,6 @@ class Track:
     @property
     def last(self) -> FaceObservation:
         return self.faces[-1]
-
-
-def iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    ix = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
-    iy = max(0.0, min(ay + ah, by + bh) - max(ay, by))
-    inter = ix * iy
-    union = aw * ah + bw * bh - inter
-    return inter / union if union > 0 else 0.0
 
 
 def _affinity(track: Track, face: FaceObservation) -> float:
