@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,9 @@ def real_mel(model) -> torch.Tensor:
 @pytest.fixture(scope="module")
 def overfit():
     """A tiny DiT trained on one real utterance (2.9 s) for 240 steps."""
+    # CFM draws its condition dropout from Python's `random` (as F5-TTS does): seed both generators, or
+    # the result depends on what ran before in the process.
+    random.seed(0)
     torch.manual_seed(0)
     torch.set_flush_denormal(True)
     model = load_model("tiny")
@@ -61,6 +65,7 @@ def test_overfit_drives_the_loss_down_and_reproduces_the_mel(overfit):
     baseline = (mel[0, prompt:] - mel[0, :prompt].mean(0)).abs().mean().item()  # the speaker's average frame
     # target: mel L1 under 80 % of the average-frame baseline (measured ~0.88 vs 1.25 after 300 steps)
     assert l1 < 0.8 * baseline, (l1, baseline)
+    print(f"overfit: loss {first:.2f} -> {last:.2f}, mel L1 {l1:.3f} vs average-frame baseline {baseline:.3f}")
 
 
 def test_emotion_guidance_raises_the_target_probability(overfit):
