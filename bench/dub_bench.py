@@ -33,10 +33,12 @@ def one_run(studio: Studio, session: str, out: Path) -> dict:
     timings = report["stage_timings"]
     speech_s = result.take.duration
     clip_s = json.loads((result.out_dir / "direction.json").read_text())["perception"]["duration"]
+    actor_s = sum(report["applied"]["actor_timings"].values())  # inside Actor.perform only
     return {
         "total_s": total,
         "stages_s": timings,
-        "actor_rtf": timings["act"] / speech_s,
+        "actor_rtf": actor_s / speech_s,
+        "act_stage_rtf": timings["act"] / speech_s,  # + loading the voice, the 48 kHz track, the WAV
         "perception_fraction": timings["watch"] / clip_s,
         "speech_s": speech_s,
         "clip_s": clip_s,
@@ -58,6 +60,7 @@ def main() -> None:
     stages = {stage: statistics.median(r["stages_s"][stage] for r in warm) for stage in warm[0]["stages_s"]}
     print(json.dumps({
         "bench": "dub",
+        "load_average_1min": round(os.getloadavg()[0], 2),
         "machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine()},
         "sample": {"clip_s": cold["clip_s"], "speech_s": cold["speech_s"]},
         "cold": {"total_s": round(cold["total_s"], 3), "stages_s": {k: round(v, 3) for k, v in cold["stages_s"].items()}},
@@ -66,6 +69,7 @@ def main() -> None:
             "total_s": round(med("total_s"), 3),
             "stages_s": {k: round(v, 3) for k, v in stages.items()},
             "actor_rtf": round(med("actor_rtf"), 4),
+            "act_stage_rtf": round(med("act_stage_rtf"), 4),
             "perception_fraction": round(med("perception_fraction"), 4),
             "duration_error_ms": med("duration_error_ms"),
         },

@@ -113,3 +113,13 @@ def test_bad_srt_is_a_clear_error(tmp_path):
     path.write_text("1\nthis is not a timestamp\nhello\n")
     with pytest.raises(CinedubError, match="not a valid SRT"):
         read_srt(path)
+
+
+def test_outputs_get_ordinary_file_permissions(tmp_path, librivox_wav):
+    import os
+
+    audio, sr = media.load_audio(librivox_wav)
+    path = media.write_wav(tmp_path / "take.wav", audio, sr)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
