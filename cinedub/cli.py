@@ -296,7 +296,8 @@ def cmd_takes(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     import importlib
 
-    return importlib.import_module(f"cinedub.training.{args.train_command}").main(args.args) or 0
+    result = importlib.import_module(f"cinedub.training.{args.train_command}").main(args.args)
+    return result if isinstance(result, int) else 0  # the TRL scripts return their trainer
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
