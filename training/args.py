@@ -35,6 +35,26 @@ def parse(config_class, argv=None):
     return data_args, training_args, model_args
 
 
+def prepare(config_class, kind: str, argv=None):
+    """What every reasoner script starts with: its arguments, the model, processor and LoRA config, and
+    the dataset rows for `kind` ("sft", "mpo" or "grpo")."""
+    from cinedub.training.data import build_dataset
+
+    data_args, training_args, model_args = parse(config_class, argv)
+    training_args.remove_unused_columns = False  # the collator needs the frames column
+    model, processor, peft_config = model_processor_peft(model_args)
+    dataset = build_dataset(data_args.dataset, kind, data_args.videos_root, data_args.num_frames, data_args.max_side,
+                            data_args.generated_frames, data_args.limit)  # fmt: skip
+    return data_args, training_args, model, processor, peft_config, dataset
+
+
+def train_and_save(trainer, processor, data_args, training_args):
+    """Train (resuming when asked), then save the adapter / model and the processor."""
+    trainer.train(resume_from_checkpoint=resume_checkpoint(training_args))
+    save(trainer, processor, data_args, training_args.output_dir)
+    return trainer
+
+
 def model_processor_peft(model_args):
     from trl import get_peft_config
 

@@ -13,24 +13,17 @@ from __future__ import annotations
 
 import sys
 
-from cinedub.training.args import model_processor_peft, parse, resume_checkpoint, save
-from cinedub.training.data import build_dataset
+from cinedub.training.args import prepare, train_and_save
 from cinedub.training.rewards import format_reward, outcome_reward
 
 
 def main(argv=None):
     from trl import GRPOConfig, GRPOTrainer
 
-    data_args, training_args, model_args = parse(GRPOConfig, argv)
-    training_args.remove_unused_columns = False
-    model, processor, peft_config = model_processor_peft(model_args)
-    dataset = build_dataset(data_args.dataset, "grpo", data_args.videos_root, data_args.num_frames, data_args.max_side,
-                            data_args.generated_frames, data_args.limit)  # fmt: skip
+    data_args, training_args, model, processor, peft_config, dataset = prepare(GRPOConfig, "grpo", argv)
     trainer = GRPOTrainer(model=model, reward_funcs=[format_reward, outcome_reward], args=training_args,
                           train_dataset=dataset, processing_class=processor, peft_config=peft_config)  # fmt: skip
-    trainer.train(resume_from_checkpoint=resume_checkpoint(training_args))
-    save(trainer, processor, data_args, training_args.output_dir)
-    return trainer
+    return train_and_save(trainer, processor, data_args, training_args)
 
 
 if __name__ == "__main__":

@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 
 from trl import DPOConfig
 
-from cinedub.training.args import model_processor_peft, parse, resume_checkpoint, save
-from cinedub.training.data import build_dataset
+from cinedub.training.args import prepare, train_and_save
 
 
 @dataclass
@@ -31,16 +30,10 @@ class MPOConfig(DPOConfig):
 def main(argv=None):
     from trl import DPOTrainer
 
-    data_args, training_args, model_args = parse(MPOConfig, argv)
-    training_args.remove_unused_columns = False
-    model, processor, peft_config = model_processor_peft(model_args)
-    dataset = build_dataset(data_args.dataset, "mpo", data_args.videos_root, data_args.num_frames, data_args.max_side,
-                            data_args.generated_frames, data_args.limit)  # fmt: skip
+    data_args, training_args, model, processor, peft_config, dataset = prepare(MPOConfig, "mpo", argv)
     trainer = DPOTrainer(model=model, args=training_args, train_dataset=dataset, processing_class=processor,
                          peft_config=peft_config)  # fmt: skip
-    trainer.train(resume_from_checkpoint=resume_checkpoint(training_args))
-    save(trainer, processor, data_args, training_args.output_dir)
-    return trainer
+    return train_and_save(trainer, processor, data_args, training_args)
 
 
 if __name__ == "__main__":
