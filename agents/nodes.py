@@ -42,7 +42,9 @@ def watch(state: DirectorState, runtime: Runtime[DirectorContext]) -> dict[str, 
 def reason(state: DirectorState, runtime: Runtime[DirectorContext]) -> dict[str, Any]:
     """The reasoner's four-stage chain of thought and its validated conclusion."""
     start = time.perf_counter()
-    reasoning = runtime.context.reasoner.reason(Perception.model_validate(state["perception"]), _lines(state))
+    reasoning = runtime.context.reasoner.reason(
+        Path(state["clip"]), Perception.model_validate(state["perception"]), _lines(state)
+    )
     return {
         "cot": reasoning.cot,
         "conclusion": reasoning.conclusion.model_dump(mode="json"),

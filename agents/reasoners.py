@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 from cinedub.agents.cot import parse_cot
@@ -39,7 +40,9 @@ class Reasoning:
 class Reasoner(Protocol):
     name: str
 
-    def reason(self, perception: Perception, lines: list[Line]) -> Reasoning: ...
+    def reason(self, clip: Path, perception: Perception, lines: list[Line]) -> Reasoning:
+        """`clip` is the video itself, for backends that watch it; `perception` what the tools saw in it."""
+        ...
 
 
 def scene_type_from_counts(num_people: int, num_speaking: int) -> str:
@@ -88,7 +91,7 @@ class RulesReasoner:
 
     name = "rules"
 
-    def reason(self, perception: Perception, lines: list[Line]) -> Reasoning:
+    def reason(self, clip: Path, perception: Perception, lines: list[Line]) -> Reasoning:
         n_people, n_speaking = perception.num_people, perception.num_speaking
         scene_type = scene_type_from_counts(n_people, n_speaking)
         speaker = perception.speaker

@@ -204,7 +204,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
             try:
                 check_clip(path)
                 perception = perceive(path)
-                reasoning = reasoner.reason(perception, [])
+                reasoning = reasoner.reason(path, perception, [])
                 c = reasoning.conclusion
                 record.update(scene_type=c.scene_type, letter=c.letter, num_people=c.num_people,
                               num_speaking=c.num_speaking, gender=c.gender, age=c.age, age_group=c.age_group,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from cinedub.agents.cot import parse_cot
@@ -83,7 +85,7 @@ def _perception(people: int, speaking: int, text_emotion: str = "angry") -> Perc
 @pytest.mark.parametrize(("people", "speaking", "scene"), [(1, 1, "monologue"), (2, 1, "dialogue"), (3, 2, "dialogue"),
                                                             (2, 0, "narration"), (0, 0, "narration")])  # fmt: skip
 def test_rules_reasoner_cot_parses_back_to_its_conclusion(people, speaking, scene):
-    reasoning = RulesReasoner().reason(_perception(people, speaking), [])
+    reasoning = RulesReasoner().reason(Path("clip.mp4"), _perception(people, speaking), [])
     parsed = parse_cot(reasoning.cot)
     assert parsed.well_formed
     assert list(parsed.stages) == list(STAGES)

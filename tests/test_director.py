@@ -22,7 +22,7 @@ from tests.conftest import pyfeat
 def test_scene_type_on_real_footage(clip, scene, people, speaking, carphone_clip):
     path = carphone_clip if clip == "carphone" else pyfeat(clip)
     perception = perceive(path, "Where were you last night?")
-    reasoning = RulesReasoner().reason(perception, [Line(text="Where were you last night?")])
+    reasoning = RulesReasoner().reason(path, perception, [Line(text="Where were you last night?")])
     c = reasoning.conclusion
     assert (c.scene_type, c.num_people, c.num_speaking) == (scene, people, speaking)
     assert parse_cot(reasoning.cot).conclusion == c

@@ -96,7 +96,7 @@ def evaluate_row(row: EvalRow, *, figures_dir: Path | None = None, reasoner: str
         if predicted is None and row.labels.scene_type is not None:
             from cinedub.agents.reasoners import load_reasoner
 
-            predicted = load_reasoner(reasoner).reason(perception, [Line(text=row.line)]).conclusion.scene_type
+            predicted = load_reasoner(reasoner).reason(Path(row.video), perception, [Line(text=row.line)]).conclusion.scene_type
         if predicted is not None:
             item["predicted_scene_type"] = predicted
         mouth = sync.mouth_of_speaker(perception)
