@@ -6,7 +6,16 @@ import numpy as np
 
 from cinedub.media import resample
 
-from .audio import MEASURE_F0_METHOD, MEASURE_MIN_HARMONICITY, MEASURE_SAMPLE_RATE, active_rms_db, speech_bounds
+from .audio import (
+    MEASURE_F0_METHOD,
+    MEASURE_MIN_HARMONICITY,
+    MEASURE_SAMPLE_RATE,
+    active_rms_db,
+    frame_energy_db,
+    speech_bounds,
+    speech_mask,
+)
+from .frontend import count_syllables
 from .world import track_f0
 
 
@@ -53,3 +62,24 @@ def measure_prosody(audio: np.ndarray, sample_rate: int) -> dict[str, float]:
             f0_range_semitones=float(12.0 * np.log2(high / low)),
         )
     return {k: round(float(v), 4) for k, v in result.items()}
+
+
+def reference_prosody(audio: np.ndarray, sample_rate: int, text: str | None = None) -> dict[str, float]:
+    """The prosody a reference clip lends a take: what the library stores and the actor blends.
+
+    measure_prosody's numbers plus the energy contour's shape (energy_slope_db_per_s: the slope of a
+    straight line fitted to the speech frames' level, negative when the voice falls away) and, when the
+    words are known, speaking_rate_sps (syllables per second of speech).
+    """
+    result = measure_prosody(audio, sample_rate)
+    audio = np.asarray(audio, dtype=np.float32).reshape(-1)
+    energy, hop_s = frame_energy_db(audio, sample_rate) if len(audio) else (np.zeros(0), 0.0)
+    mask = speech_mask(energy)
+    slope = 0.0
+    if mask.sum() >= 2:
+        times = np.flatnonzero(mask) * hop_s
+        slope = float(np.polyfit(times, energy[mask], 1)[0])
+    result["energy_slope_db_per_s"] = round(slope, 4)
+    if text and result["speech_duration"] > 0:
+        result["speaking_rate_sps"] = round(count_syllables(text) / result["speech_duration"], 4)
+    return result
