@@ -166,3 +166,33 @@ def test_augmentation_shapes():
     mel = torch.arange(100.0).repeat(50, 1)  # n mel
     assert torch.equal(pitch_shift_bins(mel, 2)[:, 2:], mel[:, :-2]) and pitch_shift_bins(mel, -3).shape == mel.shape
     assert time_stretch(mel, 1.25).shape == (40, 100) and time_stretch(mel, 0.8).shape == (62, 100)
+
+
+def test_pitch_shift_moves_real_speech_and_keeps_its_length(librivox_wav):
+    """The F5 actor's pitch shift (the DiT has no pitch control): WORLD with F0 scaled, on real speech."""
+    from cinedub import media
+    from cinedub.speech.measure import measure_prosody
+    from cinedub.speech.world import shift_pitch
+
+    audio, sr = media.load_audio(librivox_wav)
+    audio = audio[: 4 * sr]
+    before = measure_prosody(audio, sr)
+    for semitones in (3.0, -2.0):
+        shifted = shift_pitch(audio, sr, semitones)
+        after = measure_prosody(shifted, sr)
+        measured = 12.0 * np.log2(after["f0_median_hz"] / before["f0_median_hz"])
+        print(f"asked {semitones:+.1f} st, measured {measured:+.2f} st")
+        assert len(shifted) == len(audio) and abs(measured - semitones) < 0.5
+        assert abs(after["speech_duration"] - before["speech_duration"]) < 0.05
+
+
+def test_actor_applies_the_directors_pitch_shift():
+    from cinedub.speech.f5.actor import F5Actor
+
+    actor = F5Actor("tiny", config=SampleConfig(nfe=2))
+    direction = Direction(window=Window(start=0.0, end=0.6), voice="voice.wav", pitch_shift=4.0)
+    take = actor.perform(Line(text="Up."), direction, voice(), ref_text="a test voice")
+    plain = actor.perform(Line(text="Up."), direction.model_copy(update={"pitch_shift": 0.0}), voice(),
+                          ref_text="a test voice")  # fmt: skip
+    assert take.applied["pitch_shift_semitones"] == 4.0 and "pitch_shift" in take.timings
+    assert len(take.audio) == len(plain.audio) and not np.allclose(take.audio, plain.audio)

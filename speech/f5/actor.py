@@ -20,6 +20,7 @@ import torch
 from cinedub import media
 from cinedub.errors import CinedubError
 from cinedub.labels import EMOTIONS
+from cinedub.speech.world import shift_pitch
 from cinedub.types import Conclusion, Direction, Line, Take, Voice
 
 from .cfm import CFM
@@ -143,6 +144,10 @@ class F5Actor:
         generated = mel[:, prompt:total].permute(0, 2, 1)  # 1 mel speech
         wave = self.vocoder(generated)[0].float().cpu().numpy()
         timings["vocode"] = time.perf_counter() - t0
+        if direction.pitch_shift:
+            t0 = time.perf_counter()
+            wave = shift_pitch(wave, SAMPLE_RATE, direction.pitch_shift)  # the DiT has no pitch control of its own
+            timings["pitch_shift"] = time.perf_counter() - t0
         if 0 < rms < TARGET_RMS:
             wave = wave * (rms / TARGET_RMS)
         wave = wave * (10.0 ** (direction.loudness / 20.0))
@@ -158,8 +163,7 @@ class F5Actor:
             "ref_text": source, "controlnet": control, "conditions": used if control else None,
             "emotion_guidance": ({"alpha": cfg.emotion_alpha * strength, "beta": cfg.emotion_beta * strength}
                                  if guide else "off (no trained emotion classifier)" if not self.classifier_trained else "off"),
-            "loudness_db": direction.loudness,
-            "not_applied": [k for k, v in (("pitch_shift", direction.pitch_shift),) if v],
+            "loudness_db": direction.loudness, "pitch_shift_semitones": direction.pitch_shift,
             "seed": direction.seed,
         }  # fmt: skip
         return Take(audio=np.clip(out, -1.0, 1.0).astype(np.float32), sample_rate=SAMPLE_RATE, timings=timings,
