@@ -196,3 +196,19 @@ def test_actor_applies_the_directors_pitch_shift():
                           ref_text="a test voice")  # fmt: skip
     assert take.applied["pitch_shift_semitones"] == 4.0 and "pitch_shift" in take.timings
     assert len(take.audio) == len(plain.audio) and not np.allclose(take.audio, plain.audio)
+
+
+def test_visual_features_from_real_perception(carphone_clip):
+    """The speaker's mouth, as perception saw it on real footage, becomes the ControlNet's visual columns."""
+    from cinedub.agents.perception import perceive
+    from cinedub.speech.f5.controlnet import VISUAL_FEATURES, visual_features
+
+    perception = perceive(carphone_clip, fps=10)
+    features, fps = visual_features(perception)
+    assert features.shape == (perception.num_frames, len(VISUAL_FEATURES)) and fps == perception.sample_fps
+    mouth = features[:, VISUAL_FEATURES.index("mouth_open")]
+    present = features[:, VISUAL_FEATURES.index("face_present")]
+    assert present.mean() > 0.8 and mouth[present > 0].std() > 0.005  # a talking mouth moves
+    assert np.all(features[:, VISUAL_FEATURES.index("head_yaw")] == 0)  # not measured: left at 0
+    silent = perception.model_copy(update={"speaker_id": None})
+    assert visual_features(silent) is None

@@ -92,7 +92,8 @@ class F5Actor:
         reference = torch.from_numpy(reference_features(mels, prosody, weights, mel_dim=dims.mel_dim))[None]
         vis = None
         if visual is not None and visual_fps:
-            feats = to_mel_rate(visual, visual_fps, total - prompt)  # window frames, f
+            # visual holds the whole clip from 0 s; the take covers the direction's window of it
+            feats = to_mel_rate(visual, visual_fps, total - prompt, start=direction.window.start)  # window frames, f
             vis = torch.zeros(1, total, feats.shape[1])
             vis[0, prompt:] = torch.from_numpy(feats)
         cond = Conditions(labels=torch.tensor([ids]), intensity=torch.tensor([direction.intensity]), visual=vis,

@@ -19,13 +19,18 @@ import numpy as np
 import torch
 from torch import nn
 
+from cinedub.types import Perception
+
 from .config import HOP_LENGTH, LABEL_TABLES, SAMPLE_RATE, ModelDims
 from .modules import DiTBlock
 
 # What each column of the per-frame visual features holds (ModelDims.visual_dim of them, zero-padded).
 VISUAL_FEATURES = ("mouth_open", "mouth_open_velocity", "mouth_width", "jaw_open", "lip_pucker", "face_present",
                    "head_yaw", "head_pitch")  # fmt: skip
-PROSODY_KEYS = ("f0_mean", "f0_std", "energy", "rate")
+# The reference prosody the ControlNet reads: keys of speech.measure.reference_prosody (what the library
+# stores per clip), each brought to roughly unit scale around a typical adult voice.
+PROSODY_KEYS = ("f0_mean_hz", "f0_range_semitones", "energy_db", "speaking_rate_sps")
+PROSODY_TYPICAL = {"f0_mean_hz": 150.0, "f0_range_semitones": 6.0, "energy_db": -25.0, "speaking_rate_sps": 4.0}
 
 
 @dataclass
@@ -67,19 +72,40 @@ def to_mel_rate(features: np.ndarray, fps: float, num_frames: int, *, start: flo
     return np.stack([np.interp(dst, src, features[:, j]) for j in range(features.shape[1])], axis=1).astype(np.float32)
 
 
+def visual_features(perception: Perception) -> tuple[np.ndarray, float] | None:
+    """The main speaker's per-video-frame features (T, len(VISUAL_FEATURES)) and their fps, from perception.
+
+    Filled from what perception measures: mouth_open (lip gap / face height), its velocity per second and
+    face_present; the other columns stay 0 until perception measures them (the model sees 0 for them in
+    training too, when rows come from the same perception). None when nobody speaks on screen.
+    """
+    if perception.speaker_id is None or perception.speaker_id not in perception.mouth_series:
+        return None
+    series = np.array([np.nan if v is None else v for v in perception.mouth_series[perception.speaker_id]], np.float64)
+    fps = perception.sample_fps
+    features = np.zeros((len(series), len(VISUAL_FEATURES)), np.float32)
+    seen = ~np.isnan(series)
+    opening = np.where(seen, series, 0.0)
+    features[:, VISUAL_FEATURES.index("mouth_open")] = opening
+    features[:, VISUAL_FEATURES.index("mouth_open_velocity")] = np.gradient(opening) * fps if len(series) > 1 else 0.0
+    features[:, VISUAL_FEATURES.index("face_present")] = seen
+    return features, fps
+
 def reference_features(mels: list[np.ndarray], prosody: list[dict[str, float]] | None = None,
                        weights: list[float] | None = None, *, mel_dim: int = 100) -> np.ndarray:  # fmt: skip
     """Retrieved references -> one (2 mel_dim + 4,) vector: weighted mean of each reference's log-mel mean and
-    std (an audio embedding) and its prosody (log F0 mean / std, energy, rate), as ModelDims.reference_dim."""
+    std (an audio embedding) and its prosody (PROSODY_KEYS, scaled; a number not measured reads as typical),
+    as ModelDims.reference_dim."""
     if not mels:
         return np.zeros(2 * mel_dim + len(PROSODY_KEYS), np.float32)
     weights = np.asarray(weights if weights is not None else [1.0] * len(mels), np.float64)
     weights = weights / max(weights.sum(), 1e-8)
     rows = []
     for i, mel in enumerate(mels):  # mel: (n, mel_dim)
-        p = (prosody or [{}] * len(mels))[i] or {}
-        pros = [np.log(max(p.get("f0_mean", 150.0), 1.0) / 150.0), p.get("f0_std", 0.0) / 50.0,
-                p.get("energy", 0.0), p.get("rate", 1.0) - 1.0]  # fmt: skip
+        p = {**PROSODY_TYPICAL, **{k: v for k, v in ((prosody or [{}] * len(mels))[i] or {}).items() if v}}
+        typical = PROSODY_TYPICAL
+        pros = [np.log(p["f0_mean_hz"] / typical["f0_mean_hz"]), p["f0_range_semitones"] / typical["f0_range_semitones"] - 1.0,
+                (p["energy_db"] - typical["energy_db"]) / 10.0, p["speaking_rate_sps"] / typical["speaking_rate_sps"] - 1.0]  # fmt: skip
         rows.append(np.concatenate([mel.mean(0), mel.std(0), np.asarray(pros)]))
     return (np.stack(rows) * weights[:, None]).sum(0).astype(np.float32)
 
