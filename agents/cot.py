@@ -3,7 +3,8 @@
 Accepts DeepDubber's answers (`<CONCLUSION> A </CONCLUSION>`, counts in the caption and reasoning),
 cinedub's own (a JSON object after the letter inside `<CONCLUSION>`), and the usual model sloppiness:
 missing closing tags, stages out of order, prose around the tags, JSON in code fences, lowercase
-letters, "Answer: B", and conclusions written in words.
+letters, "Answer: B", and conclusions written in words; and structured-output answers (one JSON object
+with the four stages as keys).
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
-from cinedub.agents.prompts import STAGES
-from cinedub.labels import LETTER_SCENE, SCENE_TYPES
+from cinedub.agents.prompts import STAGES, format_cot
+from cinedub.labels import LETTER_SCENE, SCENE_LETTER, SCENE_TYPES
 from cinedub.types import Conclusion
 
 _TAG = re.compile(r"<\s*(/?)\s*(SUMMARY|CAPTION|REASONING|CONCLUSION)\s*>", re.IGNORECASE)
@@ -79,7 +80,7 @@ def _count(word: str | None) -> int | None:
     return _NUMBER_WORDS.get(word)  # "many" / "several": a crowd, not a number
 
 
-def _json_object(text: str) -> dict | None:
+def first_json_object(text: str) -> dict | None:
     """The first JSON object in `text` (fenced or bare), or None."""
     fenced = _FENCE.search(text)
     candidates = [fenced.group(1)] if fenced else []
@@ -98,6 +99,35 @@ def _json_object(text: str) -> dict | None:
     return None
 
 
+# Label words a model writes instead of cinedub's labels (the rest come from the note interpreter's words).
+_EMOTION_NOUNS = {"anger": "angry", "fear": "fear", "happiness": "happy", "joy": "happy", "sadness": "sad",
+                  "surprise": "surprise", "disgust": "disgust", "calm": "neutral", "none": "neutral"}  # fmt: skip
+_GENDER_WORDS = {"man": "male", "boy": "male", "woman": "female", "girl": "female", "none": "unknown",
+                 "n/a": "unknown", "unclear": "unknown"}  # fmt: skip
+_INTEGER = re.compile(r"\d+")
+_NEGATED_SCENE = re.compile(r"\bnot (?:an? )?(?:dialogue|dialog|monologue|narration)\b", re.IGNORECASE)
+
+
+def _normalise_fields(fields: dict) -> dict:
+    """Label words in cinedub's spelling: "Female" -> female, "fearful" -> fear, "about 30" -> 30, "one" -> 1.
+    Values it cannot read are left as they are, for validation to name."""
+    from cinedub.agents.notes import EMOTION_WORDS  # the note interpreter's emotion words, one list
+
+    fields = dict(fields)
+    for name, words in (("emotion", {**EMOTION_WORDS, **_EMOTION_NOUNS}), ("gender", _GENDER_WORDS)):
+        value = fields.get(name)
+        if isinstance(value, str):
+            value = value.strip().lower()
+            fields[name] = words.get(value, value)
+    if isinstance(fields.get("age"), str):
+        number = _INTEGER.search(fields["age"])
+        fields["age"] = int(number.group()) if number else None
+    for name in ("num_people", "num_speaking"):
+        if isinstance(fields.get(name), str) and not fields[name].strip().isdigit():
+            fields[name] = _count(fields[name].strip())
+    return fields
+
+
 def scene_from_answer(text: str) -> str | None:
     """The scene type a short answer names: a letter (any case, "Answer: B") or the word itself."""
     text = text.strip()
@@ -105,26 +135,52 @@ def scene_from_answer(text: str) -> str | None:
         match = pattern.search(text)
         if match:
             return LETTER_SCENE[match.group(1).upper()]
-    words = {w.lower() for w in _SCENE_WORD.findall(text)}
+    words = {w.lower() for w in _SCENE_WORD.findall(_NEGATED_SCENE.sub(" ", text))}  # "narration, not dialogue"
     words = {"dialogue" if w == "dialog" else "narration" if "narrat" in w else w for w in words}
     return words.pop() if len(words) == 1 else None
 
 
+def tagged_from_structured(text: str) -> str | None:
+    """A structured-output answer ({"summary", "caption", "reasoning", "conclusion": {...}}, maybe fenced)
+    rewritten as DeepDubber's tagged stages, the conclusion as letter + JSON; None if `text` is not one."""
+    stripped = text.strip()
+    if not (stripped.startswith("{") or stripped.startswith("```")):
+        return None
+    obj = first_json_object(stripped)
+    if obj is None or not isinstance(obj.get("conclusion"), dict):
+        return None
+    keys = {k.lower(): v for k, v in obj.items()}
+    conclusion = keys["conclusion"]
+    scene = conclusion.get("scene_type")
+    letter = SCENE_LETTER.get(scene_from_answer(scene) or "", "") if isinstance(scene, str) else ""
+    stages = {tag: str(keys.get(tag.lower(), "")) for tag in STAGES[:-1]}
+    stages["CONCLUSION"] = f"{letter} {json.dumps(conclusion)}".strip()
+    return format_cot(stages)
+
+
 def parse_cot(text: str) -> ParsedCoT:
     """Parse a chain of thought; never raises. `error` says why there is no conclusion."""
+    text = tagged_from_structured(text) or text
     result = ParsedCoT(stages=split_stages(text))
     tail = result.stages.get("CONCLUSION")
     if tail is None:  # no conclusion tag: read the answer from the end of the text
         tail = text.strip().splitlines()[-1] if text.strip() else ""
     fields: dict = {}
-    obj = _json_object(tail) or (_json_object(text) if "CONCLUSION" not in result.stages else None)
+    obj = first_json_object(tail) or (first_json_object(text) if "CONCLUSION" not in result.stages else None)
     if obj is not None:
-        fields = {k: v for k, v in obj.items() if k in Conclusion.model_fields}
+        fields = _normalise_fields({k: v for k, v in obj.items() if k in Conclusion.model_fields})
         if isinstance(fields.get("scene_type"), str) and fields["scene_type"] not in SCENE_TYPES:
             fields["scene_type"] = scene_from_answer(fields["scene_type"])
+    json_free = tail[: tail.find("{")] if "{" in tail else tail
     if fields.get("scene_type") is None:
-        json_free = tail[: tail.find("{")] if "{" in tail else tail
         fields["scene_type"] = scene_from_answer(json_free) or scene_from_answer(tail)
+    elif obj is not None and json_free.strip():
+        # "<CONCLUSION> B {"scene_type": "dialogue"}": a letter that contradicts its own JSON is no answer.
+        alone = _LETTER_ALONE.match(json_free.strip().lower())  # only a bare letter: "A monologue" is prose
+        said = LETTER_SCENE[alone.group(1).upper()] if alone else None
+        if said is not None and said != fields["scene_type"]:
+            result.error = f"the conclusion says {said} but its JSON says {fields['scene_type']}"
+            return result
     if fields["scene_type"] is None:
         result.error = "no scene type in the conclusion"
         return result

@@ -13,11 +13,12 @@ from langgraph.types import interrupt
 
 from cinedub import media
 from cinedub.agents.context import DirectorContext
-from cinedub.agents.notes import interpret_note
+from cinedub.agents.notes import interpret_note, interpret_note_with_model
 from cinedub.agents.perception import perceive
 from cinedub.agents.state import DirectorState
 from cinedub.agents.windows import base_windows, target_window
 from cinedub.files import write_json
+from cinedub.speech.actor import Shot
 from cinedub.speech.frontend import estimate_speech_seconds
 from cinedub.speech.measure import measure_prosody, speech_span
 from cinedub.speech.voice import load_voice
@@ -50,6 +51,7 @@ def reason(state: DirectorState, runtime: Runtime[DirectorContext]) -> dict[str,
         "conclusion": reasoning.conclusion.model_dump(mode="json"),
         "reasoner": reasoning.backend,
         "reasoner_notes": reasoning.notes,
+        "messages": [f"Director ({reasoning.backend}): {note}" for note in reasoning.notes],  # e.g. why it fell back
         "timings": {"reason": time.perf_counter() - start},
     }
 
@@ -102,10 +104,12 @@ def act(state: DirectorState, runtime: Runtime[DirectorContext]) -> dict[str, An
     voice = load_voice(direction.voice)
     track = np.zeros(int(round(duration * TRACK_SAMPLE_RATE)), np.float32)
     applied, timings, windows = [], {}, []
+    # the conclusion and the speaker's visual features, for actors that condition on them (F5's ControlNet)
+    shot = Shot.from_perception(Perception.model_validate(state["perception"]), Conclusion.model_validate(state["conclusion"]))
     for line, base, scale in zip(_lines(state), state["base_windows"], state["fit_scale"], strict=True):
         window = target_window(Window.model_validate(base), direction.pace, duration)
         asked = Window(start=window.start, end=window.start + window.duration * scale)
-        take = runtime.context.actor.perform(line, direction.model_copy(update={"window": asked}), voice)
+        take = runtime.context.actor.perform(line, direction.model_copy(update={"window": asked}), voice, shot=shot)
         speech = media.resample(take.audio, take.sample_rate, TRACK_SAMPLE_RATE)
         track += media.place(speech, TRACK_SAMPLE_RATE, window.start, duration)
         applied.append(take.applied)
@@ -207,11 +211,16 @@ def wait_for_note(state: DirectorState) -> dict[str, Any]:
     return {"note": str(note)}
 
 
-def interpret(state: DirectorState) -> dict[str, Any]:
-    """Turn the note into Direction changes, and say what changed (or what was not understood)."""
+def interpret(state: DirectorState, runtime: Runtime[DirectorContext]) -> dict[str, Any]:
+    """Turn the note into Direction changes, and say what changed (or what was not understood).
+    A VLM director (a reasoner with a `.model`) reads the note itself; the rule interpreter otherwise."""
     direction = Direction.model_validate(state["direction"])
     history = [Direction.model_validate(t["direction"]) for t in state["takes"]]
-    result = interpret_note(state["note"] or "", direction, history)
+    model = getattr(runtime.context.reasoner, "model", None)
+    if model is not None:
+        result = interpret_note_with_model(model, state["note"] or "", direction, state.get("conclusion"), history)
+    else:
+        result = interpret_note(state["note"] or "", direction, history)
     update: dict[str, Any] = {"messages": [result.message], "verdict": "retake" if result.retake else "unclear"}
     if result.retake:
         update["direction"] = result.direction.model_dump(mode="json")

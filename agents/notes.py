@@ -11,6 +11,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from cinedub.agents.cot import first_json_object
+from cinedub.agents.prompts import (
+    LOUDNESS_RANGE, NOTE_SYSTEM, PACE_RANGE, PITCH_RANGE, note_changes_schema, note_question,
+)
+from cinedub.labels import Emotion
 from cinedub.types import Direction
 
 # Amount words -> multiplier of a step. Checked longest first, so "a little more" is not read as "more".
@@ -59,6 +66,8 @@ class NoteResult:
     changes: list[str] = field(default_factory=list)
     not_understood: list[str] = field(default_factory=list)
     retake: bool = False  # the note asks for a new take
+    explanation: str = ""  # the model's reasoning about the note, when a model read it
+    interpreter: str = "rules"  # who read the note: "rules", or the model's name
 
     @property
     def understood(self) -> bool:
@@ -67,6 +76,8 @@ class NoteResult:
     @property
     def message(self) -> str:
         parts = []
+        if self.explanation:
+            parts.append(self.explanation.rstrip(".") + ".")
         if self.changes:
             parts.append("Changed " + "; ".join(self.changes) + ".")
         elif self.retake:
@@ -185,3 +196,106 @@ def interpret_note(note: str, direction: Direction, take_directions: list[Direct
     if not changes and retake:
         current.seed = direction.seed + 1  # same direction, a new performance
     return NoteResult(direction=current, changes=changes, not_understood=not_understood, retake=retake)
+
+
+# ---------------------------------------------------------------------------------------------
+# Notes through the model: the VLM director reads the note and answers with structured changes.
+
+# How much of an unreadable answer a fallback message quotes.
+QUOTE_CHARS = 60
+NOTE_MAX_NEW_TOKENS = 160
+
+
+class NoteChanges(BaseModel):
+    """A model's reading of a note (agents/prompts.py's note_changes_schema), validated."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    emotion: Emotion | None = None
+    intensity: float | None = Field(default=None, ge=0.0, le=1.0)
+    intensity_delta: float | None = Field(default=None, ge=-1.0, le=1.0)
+    pace: float | None = Field(default=None, ge=PACE_RANGE[0], le=PACE_RANGE[1])
+    pitch_shift: float | None = Field(default=None, ge=PITCH_RANGE[0], le=PITCH_RANGE[1])
+    loudness: float | None = Field(default=None, ge=LOUDNESS_RANGE[0], le=LOUDNESS_RANGE[1])
+    like_take: int | None = Field(default=None, ge=1)
+    reference: int | None = Field(default=None, ge=0)
+    retake: bool | None = None
+    explanation: str = ""
+
+
+def read_note_answer(answer: str) -> tuple[NoteChanges | None, str | None]:
+    """(changes, None) or (None, why the answer is unusable)."""
+    obj = first_json_object(answer)
+    if obj is None:
+        return None, "no JSON object in the answer"
+    try:
+        return NoteChanges.model_validate(obj), None
+    except ValidationError as err:
+        first = err.errors()[0]
+        return None, f"{'.'.join(str(p) for p in first['loc']) or 'answer'}: {first['msg']}"
+
+
+def apply_note_changes(changes: NoteChanges, direction: Direction,
+                       take_directions: list[Direction]) -> tuple[Direction, list[str]]:  # fmt: skip
+    """The direction after `changes`, and what could not be applied (a take or reference that is not there)."""
+    current = direction.model_copy()
+    problems = []
+    if changes.like_take is not None:
+        if changes.like_take > len(take_directions):
+            problems.append(f"take {changes.like_take} (there are {len(take_directions)} takes)")
+        else:
+            target = take_directions[changes.like_take - 1]
+            for name in ("emotion", "intensity", "pace", "pitch_shift", "loudness"):
+                setattr(current, name, getattr(target, name))
+    for name in ("emotion", "intensity", "pace", "pitch_shift", "loudness"):
+        if getattr(changes, name) is not None:
+            setattr(current, name, getattr(changes, name))
+    if changes.intensity_delta is not None and changes.intensity is None:
+        current.intensity = round(_clip(current.intensity + changes.intensity_delta, 0.0, 1.0), 2)
+    if changes.reference is not None:
+        if changes.reference >= len(direction.references):
+            problems.append(f"reference {changes.reference} (there are {len(direction.references)})")
+        else:  # the chosen reference leads; the others stay behind it
+            chosen = direction.references[changes.reference]
+            current.references = [chosen, *(r for r in direction.references if r is not chosen)]
+    return current, problems
+
+
+def interpret_note_with_model(model, note: str, direction: Direction, conclusion: dict | None = None,
+                              take_directions: list[Direction] | None = None) -> NoteResult:  # fmt: skip
+    """The model reads `note` (structured output: prompts.note_changes_schema) into Direction changes.
+
+    `model` is a `ChatModel` (agents/vlm.py). An unreadable or invalid answer, or a model that cannot
+    answer, falls back to the rule interpreter, and the result's message says so.
+    """
+    from cinedub.agents.vlm import ModelUnavailable, VisionPrompt
+    from cinedub.agents.vlm_reasoner import default_max_new_tokens
+
+    takes = list(take_directions or [])
+    question = note_question(note, direction.model_dump(mode="json"), conclusion, len(takes), len(direction.references))
+    prompt = VisionPrompt(
+        system=NOTE_SYSTEM,
+        question=question,
+        json_schema=note_changes_schema(len(takes)),
+    )
+    try:
+        answer = model.generate(prompt, max_new_tokens=min(NOTE_MAX_NEW_TOKENS, default_max_new_tokens()))
+        changes, error = read_note_answer(answer)
+    except ModelUnavailable as err:
+        answer, changes, error = "", None, f"model unavailable: {err}"
+    if changes is None:
+        result = interpret_note(note, direction, takes)
+        quoted = " ".join(answer.split())[:QUOTE_CHARS]
+        why = f"{error}: {quoted!r}" if answer else error
+        result.explanation = f"The model's reading of the note was unusable ({why}); the rule interpreter read it"
+        return result
+    current, problems = apply_note_changes(changes, direction, takes)
+    described = [_describe(name, old, new) for name, (old, new) in current.changed(direction).items()
+                 if name != "references"]  # fmt: skip
+    if current.references != direction.references:
+        described.append(f"reference -> {current.references[0].clip_id}")
+    retake = changes.retake if changes.retake is not None else bool(described)
+    if retake and not described:
+        current.seed = direction.seed + 1  # same direction, a new performance
+    return NoteResult(direction=current, changes=described, not_understood=problems, retake=retake,
+                      explanation=changes.explanation.strip(), interpreter=model.name)  # fmt: skip

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from cinedub.labels import EMOTIONS, GENDERS, SCENE_TYPES
+
 # DeepDubber's scene-type question, word for word (its CoT-Movie-Dubbing data asks exactly this).
 SCENE_TYPE_QUESTION = (
     "What is the voice-over category for this video? Options: A. dialogue, B. monologue, C. narration."
@@ -30,3 +32,178 @@ SUMMARY_TEXT_WITH_SPEAKER = (
 def format_cot(stages: dict[str, str]) -> str:
     """Write the four stages the way DeepDubber's gold answers are written."""
     return "\n".join(f"{STAGE_HEADERS[tag]}\n<{tag}> {stages[tag].strip()} </{tag}>" for tag in STAGES)
+
+
+# ---------------------------------------------------------------------------------------------
+# The VLM director's prompts (every backend gets the same text; agents/vlm_reasoner.py asks them).
+
+DIRECTOR_SYSTEM = (
+    "You are the director of a film dubbing session. You watch a silent clip and decide how its line "
+    "must be voiced: who is on screen, who is talking, the voice-over category, and the speaker's "
+    "gender, age, emotion and how intense the delivery should be. Think step by step, then answer."
+)
+
+# cinedub's questions beyond DeepDubber's scene type: the speaker's attributes drive the actor.
+ATTRIBUTE_QUESTIONS: dict[str, str] = {
+    "age": "How old is the person who speaks, in years (a whole number)?",
+    "gender": "Is the speaker male or female (or unknown)?",
+    "emotion": "Which emotion should the line carry? One of: {emotions}.",
+    "intensity": "How intense should that emotion be, from 0.0 (barely) to 1.0 (as strong as it gets)?",
+}
+
+# The fields of cinedub's JSON conclusion, in the order the model is asked to write them.
+CONCLUSION_FIELDS: tuple[str, ...] = (
+    "scene_type", "num_people", "num_speaking", "gender", "age", "emotion", "intensity",
+)  # fmt: skip
+
+
+def conclusion_schema() -> dict:
+    """JSON schema of the conclusion object (labels from cinedub.labels), for structured output."""
+    return {
+        "type": "object",
+        "properties": {
+            "scene_type": {"type": "string", "enum": list(SCENE_TYPES)},
+            "num_people": {"type": "integer", "minimum": 0},
+            "num_speaking": {"type": "integer", "minimum": 0},
+            "gender": {"type": "string", "enum": list(GENDERS)},
+            "age": {"type": ["integer", "null"], "minimum": 0, "maximum": 120},
+            "emotion": {"type": "string", "enum": list(EMOTIONS)},
+            "intensity": {"type": "number", "minimum": 0.0, "maximum": 1.0},
+        },
+        "required": list(CONCLUSION_FIELDS),
+        "additionalProperties": False,
+    }
+
+
+def cot_answer_schema() -> dict:
+    """JSON schema of a structured four-stage answer: one string per stage, the conclusion an object."""
+    return {
+        "type": "object",
+        "properties": {
+            "summary": {"type": "string"},
+            "caption": {"type": "string"},
+            "reasoning": {"type": "string"},
+            "conclusion": conclusion_schema(),
+        },
+        "required": ["summary", "caption", "reasoning", "conclusion"],
+        "additionalProperties": False,
+    }
+
+
+_EXAMPLE_CONCLUSION = (
+    '{"scene_type": "monologue", "num_people": 1, "num_speaking": 1, "gender": "female", "age": 30, '
+    '"emotion": "sad", "intensity": 0.6}'
+)
+
+
+def _attribute_questions() -> str:
+    return " ".join(q.format(emotions=", ".join(EMOTIONS)) for q in ATTRIBUTE_QUESTIONS.values())
+
+
+def answer_format(*, structured: bool) -> str:
+    """How the answer must be written: DeepDubber's tagged stages, or one JSON object (structured output)."""
+    if structured:
+        return (
+            'Answer with one JSON object: {"summary": "...", "caption": "...", "reasoning": "...", '
+            f'"conclusion": {_EXAMPLE_CONCLUSION}}}. Write the stages as DeepDubber does: what you will do, '
+            "what the video shows, then count the people, count those speaking and decide the category."
+        )
+    stages = " ".join(f"<{tag}> ... </{tag}>" for tag in STAGES)
+    return (
+        f"Answer in four stages, in this order, each inside its tags: {stages}. "
+        "SUMMARY: what you will do. CAPTION: what the video shows. REASONING: count the people, count "
+        "those speaking, decide the category, then the speaker's attributes. CONCLUSION: the letter of "
+        f"the category, then one JSON object, e.g. <CONCLUSION> B {_EXAMPLE_CONCLUSION} </CONCLUSION>"
+    )
+
+
+def lines_text(lines: list[str]) -> str:
+    if not lines:
+        return "No line of the script was given."
+    quoted = " / ".join(f'"{line}"' for line in lines)
+    return f"The line{'s' if len(lines) > 1 else ''} to be spoken: {quoted}."
+
+
+def grounding_text(perception) -> str:
+    """The perception tools' facts about the clip, as the model is told them when grounding is on."""
+    facts = [
+        f"{perception.num_people} {'person' if perception.num_people == 1 else 'people'} on screen",
+        f"{perception.num_speaking} of them visibly talking (mouth movement)",
+    ]
+    speaker = perception.speaker
+    if speaker is not None:
+        age = f"about {speaker.age} years old" if speaker.age is not None else "age unknown"
+        facts.append(f"the talking person looks {speaker.gender}, {age}")
+        if speaker.facial_emotion:
+            facts.append(f"their face reads as {speaker.facial_emotion}")
+    if perception.speaking_windows:
+        spans = ", ".join(f"{w.start:.1f}-{w.end:.1f} s" for w in perception.speaking_windows[:4])
+        facts.append(f"they talk at {spans}")
+    if perception.text is not None:
+        text = perception.text
+        facts.append(f"the words of the line read as {text.emotion} (valence {text.valence:+.2f})")
+    return (
+        "Facts measured by perception tools (use them unless the video clearly shows otherwise): "
+        + "; ".join(facts) + "."
+    )
+
+
+def reason_question(lines: list[str], *, perception=None, structured: bool = False) -> str:
+    """The user turn that goes with the video: DeepDubber's question, cinedub's, grounding, the format."""
+    parts = [SCENE_TYPE_QUESTION, _attribute_questions(), lines_text(lines)]
+    if perception is not None:
+        parts.append(grounding_text(perception))
+    parts.append(answer_format(structured=structured))
+    return "\n".join(parts)
+
+
+def repair_request(error: str, *, structured: bool = False) -> str:
+    """The one follow-up turn after an unreadable answer: what was wrong, and the format again."""
+    return f"Your answer could not be read: {error}. Answer the question again. {answer_format(structured=structured)}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Director's notes through the model.
+
+NOTE_SYSTEM = (
+    "You are a dubbing director's assistant. The director gives a note about the last take; turn it "
+    "into changes to the actor's direction. Change only what the note asks for. Answer with one JSON object."
+)
+PACE_RANGE = (0.5, 2.0)  # speaking-rate factor (Direction.pace's bounds)
+PITCH_RANGE = (-12.0, 12.0)  # semitones
+LOUDNESS_RANGE = (-20.0, 20.0)  # dB
+
+
+def note_changes_schema(num_takes: int = 0) -> dict:
+    """JSON schema of a note's changes: every field optional but `explanation`."""
+    properties = {
+        "emotion": {"type": "string", "enum": list(EMOTIONS)},
+        "intensity": {"type": "number", "minimum": 0.0, "maximum": 1.0},
+        "intensity_delta": {"type": "number", "minimum": -1.0, "maximum": 1.0},
+        "pace": {"type": "number", "minimum": PACE_RANGE[0], "maximum": PACE_RANGE[1]},
+        "pitch_shift": {"type": "number", "minimum": PITCH_RANGE[0], "maximum": PITCH_RANGE[1]},
+        "loudness": {"type": "number", "minimum": LOUDNESS_RANGE[0], "maximum": LOUDNESS_RANGE[1]},
+        "like_take": {"type": "integer", "minimum": 1, **({"maximum": num_takes} if num_takes else {})},
+        "reference": {"type": "integer", "minimum": 0},
+        "retake": {"type": "boolean"},
+        "explanation": {"type": "string"},
+    }
+    return {"type": "object", "properties": properties, "required": ["explanation"], "additionalProperties": False}
+
+
+def note_question(note: str, direction: dict, conclusion: dict | None, num_takes: int, num_references: int) -> str:
+    """The user turn for a note: the current direction, what the director concluded, the note, the format."""
+    current = {k: direction[k] for k in ("emotion", "intensity", "pace", "pitch_shift", "loudness")}
+    parts = [
+        f"Current direction: {current}.",
+        f"The director concluded: {conclusion}." if conclusion else "",
+        f"There are {num_takes} takes so far; {num_references} reference clips (index from 0).",
+        f'The note: "{note}"',
+        "Fields you may set: emotion (one of the labels), intensity (0-1, absolute) or intensity_delta "
+        "(e.g. -0.2 for 'a little less'), pace (speaking-rate factor, 1.0 normal, 1.15 a bit faster), "
+        "pitch_shift (semitones), loudness (dB), like_take (copy a take's delivery, from 1), reference "
+        "(index of the reference clip to follow), retake (true when the note asks for a new take), and "
+        "explanation (one sentence: what you changed and why).",
+        'Example: {"emotion": "fear", "intensity": 0.7, "retake": true, "explanation": "She is scared, not sad."}',
+    ]
+    return "\n".join(p for p in parts if p)

@@ -138,15 +138,37 @@ class RulesReasoner:
         return Reasoning(cot=cot, conclusion=conclusion, backend=self.name)
 
 
-# Backends by the prefix of their spec; `local:` and `openai:` arrive with the VLM director.
-REASONERS = {"rules": RulesReasoner}
+def _local(path: str, *, ground: bool = False) -> Reasoner:
+    """`local:PATH`: a VLM checkpoint folder run in-process (agents/local_model.py)."""
+    from cinedub.agents.local_model import TransformersChat
+    from cinedub.agents.vlm_reasoner import VLMReasoner
+
+    if not path:
+        raise CinedubError("reasoner local: needs a model folder: local:PATH")
+    return VLMReasoner(TransformersChat(path), ground=ground)
 
 
-def load_reasoner(spec: str = "rules") -> Reasoner:
+def _openai(arg: str, *, ground: bool = False) -> Reasoner:
+    """`openai:URL[#model]`: a VLM on an OpenAI-compatible server, e.g. vLLM (agents/openai_model.py)."""
+    from cinedub.agents.openai_model import openai_chat
+    from cinedub.agents.vlm_reasoner import VLMReasoner
+
+    # The server enforces the answer's JSON schema (vLLM structured outputs), so ask for JSON.
+    return VLMReasoner(openai_chat(arg), ground=ground, structured=True)
+
+
+# Backends by the prefix of their spec: kind -> factory(the text after "kind:", ground=...).
+# `ground`: give a VLM the perception tools' facts with the question (rules always works from them).
+REASONERS = {
+    "rules": lambda arg, *, ground=False: RulesReasoner(),
+    "local": _local,
+    "openai": _openai,
+}
+
+
+def load_reasoner(spec: str = "rules", *, ground: bool = False) -> Reasoner:
     """`rules`, `local:PATH` or `openai:URL[#model]`."""
-    kind = spec.split(":", 1)[0]
+    kind, _, arg = spec.partition(":")
     if kind in REASONERS:
-        return REASONERS[kind]()
-    if kind in ("local", "openai"):
-        raise CinedubError(f"reasoner {kind}: is not available in this version; use --reasoner rules")
+        return REASONERS[kind](arg, ground=ground)
     raise CinedubError(f"unknown reasoner {spec!r}; choose rules, local:PATH or openai:URL")

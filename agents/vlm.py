@@ -24,6 +24,15 @@ class SampledVideo:
     frames: np.ndarray  # (num_frames, height, width, 3) uint8 RGB
     times: np.ndarray  # (num_frames,) seconds from the start of the clip
     fps: float  # the sampling rate the frames were taken at
+    # Where the frames came from (what a processor's video metadata needs); None / empty when unknown.
+    source_fps: float | None = None  # the clip's own frame rate
+    frame_indices: list[int] = field(default_factory=list)  # (num_frames,) index of each frame in the clip
+    total_frames: int | None = None  # frames in the clip
+    reader: str = ""  # which decoder read them: "decord" (qwen-vl-utils) or "pyav"
+
+    def __post_init__(self) -> None:
+        if len(self.frames) != len(self.times):
+            raise ValueError(f"{len(self.frames)} frames but {len(self.times)} times")
 
 
 @dataclass

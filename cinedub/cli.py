@@ -1,14 +1,19 @@
 """The `cinedub` command line.
 
     cinedub dub CLIP (--line TEXT | --srt FILE) --voice AUDIO [--emotion E] [--intensity X] [--note TEXT]
-                [--session NAME] [--out DIR]
+                [--session NAME] [--out DIR] [--library DB | --chroma-url URL]
     cinedub dub --sample [--out DIR]            # the bundled sample: real footage, real voice
-    cinedub classify CLIP... | --manifest JSONL --videos-root DIR [--out FILE]
+    cinedub classify CLIP... | --manifest JSONL --videos-root DIR [--out FILE] [--reasoner R]
+                     [--concurrency N] [--timeout S] [--retries N]     # --out: resumes after an interruption
     cinedub cot check FILE
     cinedub eval --manifest JSONL --out DIR [--workers N] [--no-figures]
-    cinedub eval --dub --manifest JSONL --out DIR [--reasoner R] [--actor A] [--retrieval off|on] [--no-neutral]
+    cinedub eval --dub --manifest JSONL --out DIR [--reasoner R] [--actor A] [--retrieval off|on --library DB]
+                 [--no-neutral]
     cinedub sessions
     cinedub takes SESSION
+    cinedub library build ROOT | --manifest JSONL [--db DIR | --chroma-url URL]   # the reference library
+    cinedub library query CLIP --line TEXT [--k 3] [--same-speaker S] [--exclude-clip ID] [--db DIR | --chroma-url URL]
+    cinedub library stats [--db DIR | --chroma-url URL]
     cinedub train sft|mpo|grpo|pairs [TRL OPTIONS]   # see cinedub/training/*.py
     cinedub ui [--host 127.0.0.1] [--port N] [--auth USER:PASS] [--max-upload SIZE]
 
@@ -18,12 +23,13 @@ Every error a user can cause is printed as one line on stderr with a non-zero ex
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import sys
+import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import as_completed
 from pathlib import Path
 
 from cinedub import __version__, config
@@ -69,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     dub.add_argument("--out", help="output folder (default: dubs/SESSION)")
     dub.add_argument("--reasoner", default=config.DEFAULT_REASONER, help="rules | local:PATH | openai:URL")
     dub.add_argument("--actor", default=config.DEFAULT_ACTOR, help="parametric | f5:CHECKPOINT")
+    dub.add_argument("--library", help="reference library (a Chroma folder) the director retrieves from")
+    dub.add_argument("--chroma-url", help="reference library on a `chroma run` server, http://HOST:PORT")
 
     classify = commands.add_parser("classify", help="scene type of clips, one JSON line per clip",
                                    description="Classify clips as dialogue / monologue / narration. With "
@@ -76,8 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
     classify.add_argument("clips", nargs="*", help="video files")
     classify.add_argument("--manifest", help="JSONL: DeepDubber's CoT rows or cinedub's {video, scene_type}")
     classify.add_argument("--videos-root", help="folder the manifest's video paths are relative to")
-    classify.add_argument("--out", help="write the JSON lines here (default: stdout)")
+    classify.add_argument("--out", help="write the JSON lines here (default: stdout); clips already in it (or in "
+                          "FILE.partial, left by an interrupted run) are not done again")
     classify.add_argument("--reasoner", default=config.DEFAULT_REASONER, help="rules | local:PATH | openai:URL")
+    classify.add_argument("--concurrency", type=int, default=1, help="clips classified at once (threads; default 1)")
+    classify.add_argument("--timeout", type=float, help="openai: seconds one request to the server may take")
+    classify.add_argument("--retries", type=int, help="openai: tries after the first on errors and timeouts")
 
     cot = commands.add_parser("cot", help="chain-of-thought tools", description="Chain-of-thought tools.")
     cot_commands = cot.add_subparsers(dest="cot_command", required=True, parser_class=_Parser)
@@ -96,6 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--reasoner", default=config.DEFAULT_REASONER, help="rules | local:PATH | openai:URL")
     evaluate.add_argument("--actor", default=config.DEFAULT_ACTOR, help="parametric | f5:CHECKPOINT (with --dub)")
     evaluate.add_argument("--retrieval", choices=("off", "on"), default="off", help="reference retrieval (with --dub)")
+    evaluate.add_argument("--library", help="with --retrieval on: the reference library (a Chroma folder)")
+    evaluate.add_argument("--chroma-url", help="with --retrieval on: the library on a `chroma run` server")
     evaluate.add_argument("--no-neutral", action="store_true", help="with --dub: skip the neutral take of each line")
     evaluate.add_argument("--workers", type=int, default=1, help="rows evaluated in parallel (processes)")
     evaluate.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
@@ -104,6 +118,28 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("sessions", help="list dubbing sessions", description="List dubbing sessions.")
     takes = commands.add_parser("takes", help="list the takes of a session", description="List a session's takes.")
     takes.add_argument("session")
+
+    library = commands.add_parser("library", help="the reference footage library: build, query, stats",
+                                  description="Emotionally similar reference clips (Chroma) for the director.")  # fmt: skip
+    library_commands = library.add_subparsers(dest="library_command", required=True, parser_class=_Parser)
+    build = library_commands.add_parser("build", help="ingest clips (resumable; ingesting again adds nothing twice)",
+                                        description="Ingest ROOT/MOVIE/CLIP.{mp4, wav|mp3, txt} or a JSONL manifest "
+                                        "(video, audio, text, speaker, emotion).")  # fmt: skip
+    build.add_argument("root", nargs="?", help="folder of MOVIE/CLIP.{mp4, wav|mp3, txt}")
+    build.add_argument("--manifest", help="JSONL, one clip per line (paths relative to the manifest)")
+    build.add_argument("--no-progress", action="store_true", help="no progress bar")
+    query = library_commands.add_parser("query", help="references for a clip and its line (JSON)",
+                                        description="Scene, face and text paths, top K each, merged by clip.")  # fmt: skip
+    query.add_argument("clip", help="the clip to find references for")
+    query.add_argument("--line", required=True, help="the line spoken in the clip")
+    query.add_argument("--k", type=int, default=3, help="references per path (default: 3)")
+    query.add_argument("--same-speaker", help="only this speaker's clips")
+    query.add_argument("--exclude-clip", help="leave out this clip id (the query's own clip)")
+    stats = library_commands.add_parser("stats", help="clips, vectors, speakers and emotions in the library",
+                                        description="What the library holds, as JSON.")  # fmt: skip
+    for sub in (build, query, stats):
+        sub.add_argument("--db", help="library folder (default: $CINEDUB_HOME/library)")
+        sub.add_argument("--chroma-url", help="the library on a `chroma run` server, http://HOST:PORT")
 
     ui = commands.add_parser("ui", help="the director's studio in the browser (Gradio)",
                              description="Serve the studio: upload a clip, a line and a voice, read the director's "
@@ -114,6 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
     ui.add_argument("--max-upload", default="200mb", help="largest upload accepted (default: 200mb)")
     ui.add_argument("--reasoner", default=config.DEFAULT_REASONER, help="rules | local:PATH | openai:URL")
     ui.add_argument("--actor", default=config.DEFAULT_ACTOR, help="parametric | f5:CHECKPOINT")
+    ui.add_argument("--library", help="reference library (a Chroma folder) the director retrieves from")
+    ui.add_argument("--chroma-url", help="reference library on a `chroma run` server, http://HOST:PORT")
 
     train = commands.add_parser("train", help="fine-tune the reasoner (TRL: sft, mpo, grpo; preference pairs)",
                                 description="Each sub-command runs cinedub.training.NAME with the given options "
@@ -156,7 +194,7 @@ def cmd_dub(args: argparse.Namespace) -> int:
     else:
         raise CinedubError("no line: give --line TEXT or --srt FILE")
     start = time.perf_counter()
-    studio = Studio(reasoner=args.reasoner, actor=args.actor)
+    studio = Studio(reasoner=args.reasoner, actor=args.actor, library=args.library, chroma_url=args.chroma_url)
     result = studio.dub(args.clip, lines, args.voice, session=args.session, out=args.out,
                         emotion=args.emotion, intensity=args.intensity, note=args.note)  # fmt: skip
     for message in result.messages:
@@ -169,7 +207,7 @@ def cmd_dub(args: argparse.Namespace) -> int:
 
 
 def _classify_inputs(args: argparse.Namespace) -> list[tuple[str, Path, str | None]]:
-    """(id, video path, gold scene type) for each clip to classify."""
+    """(id, video path, gold scene type) for each clip to classify; ids are unique (resuming goes by id)."""
     from cinedub.training.datasets import read_cot_jsonl
 
     if args.manifest:
@@ -179,46 +217,151 @@ def _classify_inputs(args: argparse.Namespace) -> list[tuple[str, Path, str | No
             if row.error or not row.video:
                 raise CinedubError(f"{args.manifest} row {row.row}: {row.error or 'no video'}")
             items.append((row.id, root / row.video, row.gold))
-        return items
-    if not args.clips:
+    elif args.clips:
+        names = [Path(c).name for c in args.clips]
+        # A clip is known by its file name, or by the path given where two clips share a name.
+        items = [(name if names.count(name) == 1 else str(c), Path(c), None) for name, c in zip(names, args.clips)]
+    else:
         raise CinedubError("no clips: give CLIP... or --manifest JSONL")
-    return [(Path(c).name, Path(c), None) for c in args.clips]
+    seen: set[str] = set()
+    for clip_id, path, _ in items:
+        if clip_id in seen:
+            raise CinedubError(f"clip {clip_id!r} ({path}) is given twice")
+        seen.add(clip_id)
+    return items
+
+
+def _read_records(path: Path) -> dict[str, dict]:
+    """The whole JSON records of a classify output, by id; a torn last line (a killed run) is skipped."""
+    records = {}
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(record, dict) and isinstance(record.get("id"), str):
+                records[record["id"]] = record
+    return records
+
+
+def _set_model_limits(reasoner, *, timeout_s: float | None, retries: int | None) -> None:
+    """--timeout / --retries apply to reasoners whose model is asked over the network (openai:)."""
+    model = getattr(reasoner, "model", None)
+    for option, attribute, value in (("--timeout", "timeout_s", timeout_s), ("--retries", "retries", retries)):
+        if value is None:
+            continue
+        if not hasattr(model, attribute):
+            raise CinedubError(f"{option} applies to a reasoner on a server (openai:URL), not {reasoner.name}")
+        setattr(model, attribute, value)
+
+
+def _classify_clip(clip_id: str, path: Path, gold: str | None, reasoner, perception_lock: threading.Lock) -> dict:
+    """One clip's JSON record: perception, then the reasoner; a clip that cannot be read gets `error`."""
+    from cinedub.agents.perception import perceive
+    from cinedub.studio import check_clip
+
+    record: dict = {"id": clip_id, "video": str(path)}
+    try:
+        # One clip at a time: MediaPipe's log silencing swaps file descriptor 2 for the whole process.
+        # The reasoner (a server round trip, a model's generate) is what runs concurrently.
+        with perception_lock:
+            check_clip(path)
+            perception = perceive(path)
+        reasoning = reasoner.reason(path, perception, [])
+        c = reasoning.conclusion
+        record.update(scene_type=c.scene_type, letter=c.letter, num_people=c.num_people,
+                      num_speaking=c.num_speaking, gender=c.gender, age=c.age, age_group=c.age_group,
+                      emotion=c.emotion, cot=reasoning.cot, reasoner=reasoning.backend)  # fmt: skip
+        if reasoning.notes:  # e.g. the model's answer was repaired, or the server was down and rules answered
+            record["reasoner_notes"] = reasoning.notes
+    except CinedubError as err:
+        record["error"] = str(err)
+    if gold is not None:
+        record["gold"] = gold
+        record["correct"] = record.get("scene_type") == gold
+    return record
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
-    from cinedub.agents.perception import perceive
-    from cinedub.agents.reasoners import load_reasoner
-    from cinedub.files import atomic_path
-    from cinedub.metrics import scene_type_metrics
-    from cinedub.studio import check_clip
+    """Clips run `--concurrency` at a time. With --out, each finished record is appended to FILE.partial
+    at once (flushed, fsynced); a rerun after an interruption keeps those and redoes only the rest; at
+    the end FILE is written whole, in input order, and the .partial file removed."""
+    from concurrent.futures import ThreadPoolExecutor
 
+    from tqdm import tqdm
+
+    from cinedub.agents.reasoners import load_reasoner
+    from cinedub.files import atomic_path, ensure_writable_dir
+    from cinedub.metrics import scene_type_metrics
+
+    if args.concurrency < 1:
+        raise CinedubError("--concurrency must be at least 1")
+    if args.timeout is not None and args.timeout <= 0:
+        raise CinedubError("--timeout must be a positive number of seconds")
+    if args.retries is not None and args.retries < 0:
+        raise CinedubError("--retries must be 0 or more")
     items = _classify_inputs(args)
     reasoner = load_reasoner(args.reasoner)
-    golds, predictions = [], []
-    with contextlib.ExitStack() as stack:
-        out_handle = sys.stdout
-        if args.out:
-            out_handle = stack.enter_context(open(stack.enter_context(atomic_path(args.out)), "w", encoding="utf-8"))
-        for clip_id, path, gold in items:
-            record: dict = {"id": clip_id, "video": str(path)}
-            try:
-                check_clip(path)
-                perception = perceive(path)
-                reasoning = reasoner.reason(path, perception, [])
-                c = reasoning.conclusion
-                record.update(scene_type=c.scene_type, letter=c.letter, num_people=c.num_people,
-                              num_speaking=c.num_speaking, gender=c.gender, age=c.age, age_group=c.age_group,
-                              emotion=c.emotion, cot=reasoning.cot, reasoner=reasoning.backend)  # fmt: skip
-            except CinedubError as err:
-                record["error"] = str(err)
-            if gold is not None:
-                record["gold"] = gold
-                record["correct"] = record.get("scene_type") == gold
-                golds.append(gold)
-                predictions.append(record.get("scene_type"))
-            print(json.dumps(record), file=out_handle, flush=True)
+    _set_model_limits(reasoner, timeout_s=args.timeout, retries=args.retries)
+
+    out = Path(args.out) if args.out else None
+    finished: dict[str, dict] = {}
+    journal = None
+    if out is not None:
+        ensure_writable_dir(out.parent)
+        partial = out.with_name(out.name + ".partial")
+        for source in (out, partial):
+            if source.is_file():
+                finished.update(_read_records(source))
+        # The journal restarts from the whole records only, so a torn line is never appended to.
+        with atomic_path(partial) as tmp:
+            tmp.write_text("".join(json.dumps(r) + "\n" for r in finished.values()), encoding="utf-8")
+        journal = open(partial, "a", encoding="utf-8")
+    todo = [item for item in items if item[0] not in finished]
+    records = {clip_id: finished[clip_id] for clip_id, _, _ in items if clip_id in finished}
+    order = [clip_id for clip_id, _, _ in items]
+    shown = 0  # without --out, records go to stdout in input order as soon as they are known
+
+    def show_ready() -> None:
+        nonlocal shown
+        while out is None and shown < len(order) and order[shown] in records:
+            print(json.dumps(records[order[shown]]), flush=True)
+            shown += 1
+
+    perception_lock = threading.Lock()
+    pool = ThreadPoolExecutor(max_workers=args.concurrency, thread_name_prefix="classify")
+    try:
+        futures = [pool.submit(_classify_clip, *item, reasoner, perception_lock) for item in todo]
+        show_ready()
+        with tqdm(total=len(items), initial=len(items) - len(todo), unit="clip", disable=None, file=sys.stderr,
+                  desc="classify") as progress:  # fmt: skip
+            for future in as_completed(futures):
+                record = future.result()
+                records[record["id"]] = record
+                if journal is not None:
+                    journal.write(json.dumps(record) + "\n")
+                    journal.flush()
+                    os.fsync(journal.fileno())
+                progress.update()
+                show_ready()
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+        if journal is not None:
+            journal.close()
+    if out is not None:
+        extra = [r for clip_id, r in finished.items() if clip_id not in records]  # earlier runs' other clips
+        with atomic_path(out) as tmp:
+            tmp.write_text("".join(json.dumps(records[i]) + "\n" for i in order)
+                           + "".join(json.dumps(r) + "\n" for r in extra), encoding="utf-8")  # fmt: skip
+        partial.unlink(missing_ok=True)
+        fell_back = sum("→" in str(records[i].get("reasoner", "")) for i in order)
+        errors = sum("error" in records[i] for i in order)
+        print(f"classified {len(todo)} clips, {len(items) - len(todo)} resumed from {out}; {errors} errors, "
+              f"{fell_back} fell back to rules -> {out}", file=sys.stderr)  # fmt: skip
+    golds = [(r["gold"], r.get("scene_type")) for r in (records[i] for i in order) if r.get("gold") is not None]
     if golds:
-        m = scene_type_metrics(golds, predictions)
+        m = scene_type_metrics([g for g, _ in golds], [p for _, p in golds])
         recall = "  ".join(f"{k} {v:.2f}" if v is not None else f"{k} -" for k, v in m["recall"].items())
         print(f"n={m['n']}  Ave.Acc {m['ave_acc']:.2f}  Ave.Recall {m['ave_recall']:.2f}  recall: {recall}",
               file=sys.stderr if not args.out else sys.stdout)  # fmt: skip
@@ -255,8 +398,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     if not args.dub and (args.actor != config.DEFAULT_ACTOR or args.retrieval != "off" or args.no_neutral):
         raise CinedubError("--actor, --retrieval and --no-neutral choose how takes are made: use them with --dub")
-    dub = DubConfig(reasoner=args.reasoner, actor=args.actor, retrieval=args.retrieval,
-                    neutral=not args.no_neutral) if args.dub else None  # fmt: skip
+    dub = DubConfig(reasoner=args.reasoner, actor=args.actor, retrieval=args.retrieval, library=args.library,
+                    chroma_url=args.chroma_url, neutral=not args.no_neutral) if args.dub else None  # fmt: skip
     start = time.perf_counter()
     summary = run_eval(args.manifest, args.out, dub=dub, workers=args.workers, figures=not args.no_figures,
                        reasoner=args.reasoner, progress=not args.no_progress)  # fmt: skip
@@ -293,6 +436,32 @@ def cmd_takes(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_library(args: argparse.Namespace) -> int:
+    from cinedub.retrieval import ReferenceLibrary
+    from cinedub.types import Line
+
+    if args.library_command == "build" and bool(args.root) == bool(args.manifest):
+        raise CinedubError("give a folder of clips (ROOT) or --manifest JSONL, one of them")
+    if args.library_command == "query":
+        if args.k < 1:
+            raise CinedubError(f"--k must be at least 1, got {args.k}")
+        if not args.line.strip():
+            raise CinedubError("the line is empty")
+    library = ReferenceLibrary.open(Path(args.db) if args.db else None, chroma_url=args.chroma_url)
+    if args.library_command == "build":
+        report = library.build(args.root, manifest=args.manifest, progress=not args.no_progress)
+        for clip_id, why in report.failed:
+            print(f"failed {clip_id}: {why}")
+        print(f"{report.summary()}; the library holds {library.count()} clips ({library.store.location})")
+    elif args.library_command == "query":
+        references = library.query(Path(args.clip), [Line(text=args.line)], None, k=args.k,
+                                   same_speaker=args.same_speaker, exclude_clip=args.exclude_clip)  # fmt: skip
+        print(json.dumps([r.model_dump(mode="json") for r in references], indent=2))
+    else:
+        print(json.dumps(library.stats(), indent=2))
+    return 0
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     import importlib
 
@@ -312,12 +481,12 @@ def cmd_ui(args: argparse.Namespace) -> int:
         auth = (user, password)
     print(f"cinedub studio: sessions in {config.home()}; Ctrl-C stops it", flush=True)
     launch(host=args.host, port=args.port, auth=auth, max_file_size=args.max_upload,
-           studio=Studio(reasoner=args.reasoner, actor=args.actor))  # fmt: skip
+           studio=Studio(reasoner=args.reasoner, actor=args.actor, library=args.library, chroma_url=args.chroma_url))  # fmt: skip
     return 0
 
 
 COMMANDS = {"dub": cmd_dub, "classify": cmd_classify, "eval": cmd_eval, "sessions": cmd_sessions, "takes": cmd_takes,
-            "ui": cmd_ui, "train": cmd_train}
+            "ui": cmd_ui, "train": cmd_train, "library": cmd_library}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

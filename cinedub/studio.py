@@ -58,6 +58,23 @@ class SessionSummary:
     waiting_for_note: bool
 
 
+def open_library(library: Any, chroma_url: str | None = None) -> Any | None:
+    """The reference library the director retrieves from: None (no retrieval), an object with a
+    `query` method (used as it is), a Chroma folder, or an http(s) URL of a `chroma run` server
+    (also given as `chroma_url`)."""
+    if library is None and chroma_url is None:
+        return None
+    if hasattr(library, "query"):
+        return library
+    if isinstance(library, str) and library.startswith(("http://", "https://")):
+        library, chroma_url = None, library
+    try:
+        from cinedub.retrieval import ReferenceLibrary  # chromadb loads only when a library is asked for
+    except ImportError as err:
+        raise CinedubError(f"the reference library is not available here ({err})") from None
+    return ReferenceLibrary.open(library, chroma_url=chroma_url)
+
+
 def check_clip(path: str | Path) -> None:
     """A readable video with at least one frame, or a one-line CinedubError."""
     info = media.probe(path)
@@ -68,12 +85,17 @@ def check_clip(path: str | Path) -> None:
 
 
 class Studio:
-    """Dubbing sessions on one machine: the director graph, its checkpointer, the backends."""
+    """Dubbing sessions on one machine: the director graph, its checkpointer, the backends.
+
+    library: where the director's `retrieve` step finds reference footage (see open_library); None:
+    no retrieval. It is opened on first use.
+    """
 
     def __init__(self, *, home: Path | None = None, reasoner: str = config.DEFAULT_REASONER,
-                 actor: str = config.DEFAULT_ACTOR) -> None:  # fmt: skip
+                 actor: str = config.DEFAULT_ACTOR, library: Any = None, chroma_url: str | None = None) -> None:  # fmt: skip
         self.home = Path(home) if home else config.home()
         self.reasoner_spec, self.actor_spec = reasoner, actor
+        self.library_spec, self.chroma_url = library, chroma_url
         self._context: DirectorContext | None = None
 
     # -- plumbing ----------------------------------------------------------------------------
@@ -102,7 +124,8 @@ class Studio:
 
     def context(self) -> DirectorContext:
         if self._context is None:
-            self._context = DirectorContext(reasoner=load_reasoner(self.reasoner_spec), actor=load_actor(self.actor_spec))
+            self._context = DirectorContext(reasoner=load_reasoner(self.reasoner_spec), actor=load_actor(self.actor_spec),
+                                            library=open_library(self.library_spec, self.chroma_url))  # fmt: skip
         return self._context
 
     @staticmethod

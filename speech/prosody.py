@@ -7,21 +7,42 @@ narrows F0, softens, darkens and slows; fear is high, fast and unsteady; surpris
 wide range and a rise; disgust is low and slow. Intensity scales every change from none (0.0) to
 the table (1.0): additive changes linearly, ratios geometrically, so 0.2 -> 0.5 -> 0.9 moves each
 measure monotonically.
+
+Retrieved references (Authentic-Dubber: the retrieved audio guides the performance) then pull three
+measures of the take toward their score-weighted mean, REFERENCE_BLEND of the way from what the
+emotion alone would render: the F0 range (5th-95th percentile spread, semitones), the energy contour's
+shape (the slope of the level over the line, dB/s) and the speaking rate (syllables per second of
+speech). The window still wins: a faster reference makes the actor articulate faster and pause longer
+inside the same window, a slower one the reverse. No references: the emotion's rendering unchanged.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
 
 import numpy as np
 
-from cinedub.types import Direction
+from cinedub.types import Direction, Reference
+
+from .audio import frame_energy_db, speech_mask
 
 FINAL_RISE_SHARE = 0.25  # surprise's rise happens over the last quarter of the line
 JITTER_HZ = 7.0  # fear's pitch tremor: low-passed noise around this rate (physiological tremor band)
 TILT_PIVOT_HZ = 1000.0  # spectral tilt turns about this frequency (vocal effort shows above it)
 MAX_TILT_DB = 9.0
 F0_LIMITS_HZ = (40.0, 900.0)
+
+# --- references --------------------------------------------------------------------------------------
+# Share of the way from the emotion's rendering to the references' measured prosody: 0 ignores them,
+# 1 copies them. Half keeps the director's emotion and intensity audible while the references colour it.
+REFERENCE_BLEND = 0.5
+REFERENCE_TOP_K = 3  # Authentic-Dubber's best K; a library asked for more still lends only the top 3
+# What the references may do to a take at most, so one odd clip (a whisper, a shout) can't break it:
+REFERENCE_RANGE_FACTOR_LIMITS = (0.4, 2.5)  # factor on the F0 excursions
+REFERENCE_RATE_FACTOR_LIMITS = (0.7, 1.45)  # factor on the articulation rate the window imposes
+MAX_ENERGY_RAMP_DB = 10.0  # level change the energy contour may add from the first to the last sound
 
 
 @dataclass(frozen=True)
@@ -116,3 +137,82 @@ def tilt_gain(freqs: np.ndarray, tilt_db_per_oct: float) -> np.ndarray:
     octaves = np.log2(np.maximum(freqs, TILT_PIVOT_HZ) / TILT_PIVOT_HZ)
     gain_db = np.clip(tilt_db_per_oct * octaves, -MAX_TILT_DB, MAX_TILT_DB)
     return 10.0 ** (gain_db / 10.0)
+
+
+# ---------------------------------------------------------------------------------------------------
+# References: what the top retrieved clips lend a take.
+
+
+@dataclass(frozen=True)
+class ReferenceBlend:
+    """The score-weighted mean prosody of the top references; None where none of them measured it.
+
+    Weights are the references' retrieval scores (clipped at 0; equal when all are 0), renormalised
+    over the references that have each measure (a clip without a transcript has no speaking rate).
+    """
+
+    f0_range_semitones: float | None
+    energy_slope_db_per_s: float | None
+    speaking_rate_sps: float | None
+    clips: list[dict[str, Any]] = field(default_factory=list)  # clip_id, score, emotion, weight
+
+    def record(self, **measures: tuple[float, float]) -> dict[str, Any]:
+        """What the take records in applied["references"]: per measure {reference, own, target}."""
+        result: dict[str, Any] = {"blend": REFERENCE_BLEND, "clips": self.clips}
+        for name, (own, target) in measures.items():
+            result[name] = {"reference": round(float(getattr(self, name)), 4), "own": round(float(own), 4),
+                            "target": round(float(target), 4)}  # fmt: skip
+        return result
+
+
+def reference_blend(references: Sequence[Reference], top_k: int = REFERENCE_TOP_K) -> ReferenceBlend | None:
+    """The top `top_k` references' blended prosody, or None when there are no references."""
+    top = sorted(references, key=lambda r: r.score, reverse=True)[:top_k]
+    if not top:
+        return None
+    scores = np.array([max(r.score, 0.0) for r in top])
+    weights = scores / scores.sum() if scores.sum() > 0 else np.full(len(top), 1.0 / len(top))
+
+    def mean(key: str, valid) -> float | None:
+        values = [(w, r.prosody[key]) for w, r in zip(weights, top) if key in r.prosody and valid(r.prosody[key])]
+        total = sum(w for w, _ in values)
+        if not values or total <= 0:
+            return None
+        return float(sum(w * v for w, v in values) / total)
+
+    return ReferenceBlend(
+        f0_range_semitones=mean("f0_range_semitones", lambda v: v > 0),  # 0: no voiced frames measured
+        energy_slope_db_per_s=mean("energy_slope_db_per_s", np.isfinite),
+        speaking_rate_sps=mean("speaking_rate_sps", lambda v: v > 0),
+        clips=[{"clip_id": r.clip_id, "score": round(r.score, 4), "emotion": r.emotion, "weight": round(float(w), 4)}
+               for r, w in zip(top, weights)],  # fmt: skip
+    )
+
+
+def blend_toward(own: float, reference: float, weight: float = REFERENCE_BLEND) -> float:
+    """`weight` of the way from `own` to `reference`."""
+    return own + weight * (reference - own)
+
+
+def blended_rate(rate: float, reference_factor: float, weight: float = REFERENCE_BLEND) -> float:
+    """The emotion's rate factor moved toward the references' (geometrically: rates are ratios)."""
+    reference_factor = float(np.clip(reference_factor, *REFERENCE_RATE_FACTOR_LIMITS))
+    return float(rate ** (1.0 - weight) * reference_factor**weight)
+
+
+def energy_slope_db_per_s(audio: np.ndarray, sample_rate: int) -> float:
+    """Slope of a line fitted to the level of the speech frames (dB/s), as reference_prosody measures it."""
+    energy, hop_s = frame_energy_db(audio, sample_rate)
+    mask = speech_mask(energy)
+    if mask.sum() < 2:
+        return 0.0
+    return float(np.polyfit(np.flatnonzero(mask) * hop_s, energy[mask], 1)[0])
+
+
+def energy_ramp(num_samples: int, sample_rate: int, slope_db_per_s: float) -> tuple[np.ndarray, float]:
+    """(amplitude gain (num_samples,), the slope applied): a level ramp of `slope_db_per_s` through
+    the middle of the take (the speech fills it edge to edge), at most MAX_ENERGY_RAMP_DB end to end."""
+    seconds = num_samples / sample_rate
+    slope = float(np.clip(slope_db_per_s, -MAX_ENERGY_RAMP_DB / seconds, MAX_ENERGY_RAMP_DB / seconds))
+    gain_db = slope * (np.arange(num_samples) / sample_rate - seconds / 2.0)
+    return (10.0 ** (gain_db / 20.0)).astype(np.float32), slope

@@ -123,3 +123,74 @@ def test_cot_check_counts_unparsed_and_mismatched_rows(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "parsed 2/4, matched 1/4"
     assert "MISMATCH" in result.stdout
+
+
+# ---------------------------------------------------------------------------------------------
+# Robustness: what VLMs really write (truncated, untagged, reordered, chatty, fenced, in words).
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # truncated inside the JSON: the letter before it still answers
+        ('<CONCLUSION> B {"scene_type": "monologue", "num_peo', {"scene_type": "monologue"}),
+        # truncated after the conclusion's letter; the counts come from the reasoning
+        ("<REASONING> there are three people; there is no one speaking </REASONING> <CONCLUSION> C",
+         {"scene_type": "narration", "num_people": 3, "num_speaking": 0}),
+        # no tags at all
+        ("Answer: b", {"scene_type": "monologue"}),
+        ("The final answer is C.", {"scene_type": "narration"}),
+        # tags in lowercase, with spaces, or repeated (the first conclusion counts)
+        ("<conclusion> b </conclusion>", {"scene_type": "monologue"}),
+        ("< CONCLUSION > C </ CONCLUSION >", {"scene_type": "narration"}),
+        ("<CONCLUSION> B </CONCLUSION> <CONCLUSION> A </CONCLUSION>", {"scene_type": "monologue"}),
+        # stages out of order, the conclusion first with its JSON
+        ('<CONCLUSION> A {"scene_type": "dialogue", "num_people": 2, "num_speaking": 1} </CONCLUSION> '
+         "<REASONING> there are two people </REASONING> <SUMMARY> s </SUMMARY>",
+         {"scene_type": "dialogue", "num_people": 2, "num_speaking": 1}),
+        # prose after the answer that names another option
+        ("<CONCLUSION> C </CONCLUSION> Note: option A was considered.", {"scene_type": "narration"}),
+        # JSON in a code fence inside the conclusion
+        ('<CONCLUSION>\n```json\n{"scene_type": "dialogue", "num_people": 2, "num_speaking": 2}\n```\n</CONCLUSION>',
+         {"scene_type": "dialogue", "num_people": 2, "num_speaking": 2}),
+        # markdown and words around the letter; the conclusion in words, with a negation
+        ("<CONCLUSION> **Answer:** (B) monologue </CONCLUSION>", {"scene_type": "monologue"}),
+        ("<CONCLUSION> B. monologue </CONCLUSION>", {"scene_type": "monologue"}),
+        ("<CONCLUSION> Monologue. </CONCLUSION>", {"scene_type": "monologue"}),
+        ("<CONCLUSION> the category is narration, not dialogue </CONCLUSION>", {"scene_type": "narration"}),
+        # the JSON's own values in words or another case
+        ('<CONCLUSION> {"scene_type": "B"} </CONCLUSION>', {"scene_type": "monologue"}),
+        ('<CONCLUSION> Option B: monologue {"scene_type": "Monologue", "gender": "Female", "emotion": "fearful", '
+         '"age": "about 30", "intensity": "0.6", "num_people": "one"} </CONCLUSION>',
+         {"scene_type": "monologue", "gender": "female", "emotion": "fear", "age": 30, "age_group": "adult",
+          "intensity": 0.6, "num_people": 1}),
+        # a structured-output answer: one JSON object with the stages as keys
+        ('{"summary": "s", "caption": "c", "reasoning": "r", "conclusion": {"scene_type": "narration", '
+         '"num_people": 0, "num_speaking": 0}}', {"scene_type": "narration", "num_people": 0, "num_speaking": 0}),
+    ],
+)  # fmt: skip
+def test_cot_robustness(text, expected):
+    parsed = parse_cot(text)
+    assert parsed.ok, parsed.error
+    assert parsed.conclusion.model_dump(exclude_none=True) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("<SUMMARY> x </SUMMARY><CAPTION> The video shows a scene with two people in it. <REASONING> First, I",
+         "no scene type"),  # truncated before any answer
+        ('<CONCLUSION> A {"scene_type": "narration"} </CONCLUSION>', "says dialogue but its JSON says narration"),
+        ("игровые игровые A игровые", "no scene type"),  # gibberish with a stray letter inside
+        ('<CONCLUSION> {"scene_type": "monologue", "age": "unknown age", "gender": "robot"} </CONCLUSION>', "gender"),
+    ],
+)  # fmt: skip
+def test_cot_robustness_failures_say_why(text, error):
+    parsed = parse_cot(text)
+    assert not parsed.ok and error in parsed.error
+
+
+def test_a_structured_answer_is_well_formed_after_rewriting():
+    parsed = parse_cot('```json\n{"summary": "s", "caption": "c", "reasoning": "r", '
+                       '"conclusion": {"scene_type": "dialogue"}}\n```')  # fmt: skip
+    assert parsed.well_formed and parsed.letter == "A" and parsed.stages["CAPTION"] == "c"

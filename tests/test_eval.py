@@ -301,8 +301,8 @@ def test_cli_eval_errors_are_one_line(tmp_path):
     assert missing.returncode == 2 and missing.stderr.strip().count("\n") == 0 and "no such manifest" in missing.stderr
     manifest = tmp_path / "m.jsonl"
     manifest.write_text(json.dumps({"video": "x.mp4"}) + "\n")
-    for args, words in [(["--retrieval", "on"], "retrieval is not available"),
-                        (["--reasoner", "local:/models/qwen"], "not available"),
+    for args, words in [(["--retrieval", "on"], "needs a reference library"),
+                        (["--reasoner", "local:/models/qwen"], "no such model folder"),
                         (["--actor", "f5:ckpt.pt"], "no F5 checkpoint at ckpt.pt")]:  # fmt: skip
         result = run_cinedub("eval", "--dub", "--manifest", manifest, "--out", tmp_path / "o", *args)
         assert result.returncode == 2, result.stderr

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from cinedub.errors import CinedubError
-from cinedub.speech.f5 import CONFIGS, Conditions, SampleConfig, label_ids, load_model, save_checkpoint, timesteps
+from cinedub.speech.f5 import Conditions, SampleConfig, label_ids, load_model, save_checkpoint, timesteps
+from cinedub.speech.actor import Shot
 from cinedub.speech.f5.controlnet import ControlInput, to_mel_rate
 from cinedub.speech.f5.guidance import combine, needed_variants
 from cinedub.types import Conclusion, Direction, Line, Voice, Window
@@ -139,8 +140,8 @@ def test_actor_take_is_exactly_the_window(start, end):
     actor = F5Actor("tiny_control", config=SampleConfig(nfe=4))
     direction = Direction(window=Window(start=start, end=end), voice="voice.wav", emotion="sad", intensity=0.7)
     take = actor.perform(Line(text="Not tonight."), direction, voice(), ref_text="a test voice",
-                         conclusion=Conclusion(scene_type="monologue", gender="male", age=70),
-                         visual=np.random.rand(50, 8), visual_fps=25.0)  # fmt: skip
+                         shot=Shot(conclusion=Conclusion(scene_type="monologue", gender="male", age=70),
+                                   visual=np.random.rand(50, 8), visual_fps=25.0))  # fmt: skip
     assert len(take.audio) == round((end - start) * 24_000) and take.sample_rate == 24_000
     assert take.audio.dtype == np.float32 and np.all(np.isfinite(take.audio))
     assert take.applied["vocoder"].startswith("griffin-lim")  # no vocoder weights here, and the take says so
@@ -201,7 +202,7 @@ def test_actor_applies_the_directors_pitch_shift():
 def test_visual_features_from_real_perception(carphone_clip):
     """The speaker's mouth, as perception saw it on real footage, becomes the ControlNet's visual columns."""
     from cinedub.agents.perception import perceive
-    from cinedub.speech.f5.controlnet import VISUAL_FEATURES, visual_features
+    from cinedub.speech.actor import VISUAL_FEATURES, visual_features
 
     perception = perceive(carphone_clip, fps=10)
     features, fps = visual_features(perception)
@@ -212,3 +213,15 @@ def test_visual_features_from_real_perception(carphone_clip):
     assert np.all(features[:, VISUAL_FEATURES.index("head_yaw")] == 0)  # not measured: left at 0
     silent = perception.model_copy(update={"speaker_id": None})
     assert visual_features(silent) is None
+
+
+def test_the_director_gives_the_f5_actor_its_conclusion_and_the_speakers_mouth(sample, tmp_path):
+    """Through the whole graph on real footage: the ControlNet is conditioned on the director's conclusion
+    and on the speaker's mouth as perception saw it (random tiny weights: the audio itself means nothing)."""
+    from cinedub.studio import Studio
+
+    result = Studio(actor="f5:tiny_control,nfe=2").dub(sample.clip, [Line(text=sample.line)], sample.voice,
+                                                        out=tmp_path / "dub")  # fmt: skip
+    used = result.take.applied["lines"][0]["conditions"]
+    assert used["visual"] is True  # the man in the car talks: his mouth features reach the ControlNet
+    assert used["labels"]["scene_type"] == label_ids(scene_type="monologue")[0]

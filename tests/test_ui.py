@@ -5,7 +5,6 @@ on 127.0.0.1 with a temporary CINEDUB_HOME."""
 from __future__ import annotations
 
 import os
-import threading
 from pathlib import Path
 
 import pytest

@@ -118,6 +118,10 @@ def _processor_class():
                 return super().check_argument_for_proper_class(argument_name, argument)
             except AttributeError:  # VIDEO_PROCESSOR_MAPPING is a torchvision stub
                 return type(argument)
+            except TypeError:  # torchvision present (cinedub.compat): the check refuses video_processor=None
+                if argument is None:
+                    return None
+                raise
 
         def save_pretrained(self, save_directory, *args, **kwargs):
             if getattr(self, "video_processor", None) is not None:

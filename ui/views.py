@@ -56,10 +56,14 @@ def take_label(take: TakeRecord) -> str:
 
 
 def references_markdown(references: list[dict]) -> str:
+    """The retrieved references as a table: score, emotion and the prosody they lend the take."""
     if not references:
         return NO_LIBRARY
-    rows = ["| clip | score | emotion |", "|---|---|---|"]
-    rows += [f"| {r.get('clip_id')} | {float(r.get('score', 0)):.3f} | {r.get('emotion') or '-'} |" for r in references]
+    rows = ["| clip | score | emotion | F0 range st | energy slope dB/s | rate syl/s |", "|---|---|---|---|---|---|"]
+    for r in references:
+        p = r.get("prosody") or {}
+        measures = [f"{p[k]:.1f}" if k in p else "-" for k in ("f0_range_semitones", "energy_slope_db_per_s", "speaking_rate_sps")]
+        rows.append(f"| {r.get('clip_id')} | {float(r.get('score', 0)):.3f} | {r.get('emotion') or '-'} | " + " | ".join(measures) + " |")
     return "\n".join(rows)
 
 

@@ -38,18 +38,24 @@ class DubConfig:
     reasoner: str = config.DEFAULT_REASONER
     actor: str = config.DEFAULT_ACTOR
     retrieval: str = "off"
+    library: str | None = None  # with retrieval on: a Chroma folder or a `chroma run` URL
+    chroma_url: str | None = None
     neutral: bool = True  # also render a neutral take of each line (for the emotion measures)
 
     def check(self) -> None:
         """Fail before any row runs when a backend of this configuration does not exist here."""
         from cinedub.agents.reasoners import load_reasoner
         from cinedub.speech.actor import load_actor
+        from cinedub.studio import open_library
 
         if self.retrieval not in RETRIEVAL_CHOICES:
             raise CinedubError(f"--retrieval must be on or off, not {self.retrieval!r}")
         if self.retrieval == "on":
-            raise CinedubError("retrieval is not available in this version (the reference library is not built "
-                               "yet); use --retrieval off")  # fmt: skip
+            if self.library is None and self.chroma_url is None:
+                raise CinedubError("--retrieval on needs a reference library: give --library DB or --chroma-url URL")
+            open_library(self.library, self.chroma_url)
+        elif self.library is not None or self.chroma_url is not None:
+            raise CinedubError("--library and --chroma-url are used with --retrieval on")
         load_reasoner(self.reasoner)
         load_actor(self.actor)
 
@@ -64,10 +70,10 @@ class Job:
 
 
 @functools.cache
-def _studio(home: str, reasoner: str, actor: str) -> Any:
+def _studio(home: str, reasoner: str, actor: str, library: str | None, chroma_url: str | None) -> Any:
     from cinedub.studio import Studio
 
-    return Studio(home=Path(home), reasoner=reasoner, actor=actor)
+    return Studio(home=Path(home), reasoner=reasoner, actor=actor, library=library, chroma_url=chroma_url)
 
 
 def _dub(job: Job) -> tuple[EvalRow, dict[str, Any]]:
@@ -75,7 +81,9 @@ def _dub(job: Job) -> tuple[EvalRow, dict[str, Any]]:
     director decided."""
     assert job.dub is not None and job.row.video is not None
     row, cfg = job.row, job.dub
-    studio = _studio(str(job.out_dir / ".sessions"), cfg.reasoner, cfg.actor)
+    retrieval = cfg.retrieval == "on"
+    studio = _studio(str(job.out_dir / ".sessions"), cfg.reasoner, cfg.actor, cfg.library if retrieval else None,
+                     cfg.chroma_url if retrieval else None)  # fmt: skip
     lines = [Line(text=row.line, window=row.window)]
     folder = job.out_dir / "dubs" / row.slug
     result = studio.dub(row.video, lines, row.voice, session=f"eval-{row.slug}", out=folder,
@@ -84,6 +92,7 @@ def _dub(job: Job) -> tuple[EvalRow, dict[str, Any]]:
     info: dict[str, Any] = {
         "take": take.path, "dub": str(result.dub_path), "conclusion": result.conclusion,
         "direction": take.direction.model_dump(mode="json"), "measured": take.measured,
+        "references": [line["references"] for line in take.applied.get("lines", []) if "references" in line],
     }  # fmt: skip
     neutral = None
     if cfg.neutral and take.direction.emotion != "neutral":
@@ -175,6 +184,8 @@ def run_eval(manifest: str | Path, out_dir: str | Path, *, dub: DubConfig | None
     if dub is not None:
         run_config.update(reasoner=dub.reasoner, actor=dub.actor, retrieval=dub.retrieval,
                           neutral_takes=dub.neutral)  # fmt: skip
+        if dub.retrieval == "on":
+            run_config["library"] = dub.chroma_url or dub.library
     return write_outputs(out, items, config=run_config, figures=figures)
 
 

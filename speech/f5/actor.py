@@ -20,6 +20,7 @@ import torch
 from cinedub import media
 from cinedub.errors import CinedubError
 from cinedub.labels import EMOTIONS
+from cinedub.speech.actor import Shot
 from cinedub.speech.world import shift_pitch
 from cinedub.types import Conclusion, Direction, Line, Take, Voice
 
@@ -102,9 +103,9 @@ class F5Actor:
                 "visual": vis is not None}  # fmt: skip
         return cond, used
 
-    def perform(self, line: Line, direction: Direction, voice: Voice, *, conclusion: Conclusion | None = None,
-                visual: np.ndarray | None = None, visual_fps: float | None = None,
+    def perform(self, line: Line, direction: Direction, voice: Voice, *, shot: Shot | None = None,
                 ref_text: str | None = None) -> Take:  # fmt: skip
+        shot = shot or Shot()
         timings: dict[str, float] = {}
         start = time.perf_counter()
         cfg = self.config
@@ -126,7 +127,7 @@ class F5Actor:
         window = frames_for(direction.window.duration)
         speech = max(1, min(window, int(round(window / direction.pace))))  # faster pace: speech ends early
         total = prompt + speech
-        conditions, used = self.conditions(direction, conclusion, total, prompt, visual, visual_fps)
+        conditions, used = self.conditions(direction, shot.conclusion, total, prompt, shot.visual, shot.visual_fps)
         control = self.model.controlnet is not None
         guide = self.classifier_trained and (cfg.emotion_alpha > 0 or cfg.emotion_beta > 0)
         strength = 2.0 * direction.intensity  # intensity 0.5 -> the configured alpha / beta

@@ -40,7 +40,7 @@ class ModelDims:
     dropout: float = 0.1
     # cinedub: the ControlNet branch (0 blocks = no branch)
     control_blocks: int = 0
-    visual_dim: int = 8  # mouth activity + face-mesh features per video frame (see controlnet.VISUAL_FEATURES)
+    visual_dim: int = 8  # mouth activity + face-mesh features per video frame (see speech.actor.VISUAL_FEATURES)
     clip_dim: int = 0  # a CLIP-like image embedding per video frame, when the user has such an encoder
     reference_dim: int = 2 * N_MELS + 4  # retrieved references: mean / std log-mel + 4 prosody numbers
     # cinedub: heads trained beside the flow

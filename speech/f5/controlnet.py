@@ -4,7 +4,7 @@ director's conditions and feeds each main block a residual through a zero-initia
 Conditions, per take:
 - the director's Conclusion: scene type, gender, age group, emotion (label ids, 0 = not given), intensity;
 - per-frame visual features brought to the mel frame rate: mouth activity and face-mesh features
-  (`VISUAL_FEATURES`), plus a slot for a CLIP-like image embedding when a user has such an encoder;
+  (`speech.actor.VISUAL_FEATURES`), plus a slot for a CLIP-like image embedding when a user has such an encoder;
 - the retrieved references: mean / std log-mel (an audio embedding) and their prosody.
 Video and conclusion (with the references) are separate conditions for multi-condition CFG; each can be
 dropped per batch row (`keep_video`, `keep_conclusion`).
@@ -19,14 +19,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from cinedub.types import Perception
-
 from .config import HOP_LENGTH, LABEL_TABLES, SAMPLE_RATE, ModelDims
 from .modules import DiTBlock
 
-# What each column of the per-frame visual features holds (ModelDims.visual_dim of them, zero-padded).
-VISUAL_FEATURES = ("mouth_open", "mouth_open_velocity", "mouth_width", "jaw_open", "lip_pucker", "face_present",
-                   "head_yaw", "head_pitch")  # fmt: skip
 # The reference prosody the ControlNet reads: keys of speech.measure.reference_prosody (what the library
 # stores per clip), each brought to roughly unit scale around a typical adult voice.
 PROSODY_KEYS = ("f0_mean_hz", "f0_range_semitones", "energy_db", "speaking_rate_sps")
@@ -71,25 +66,6 @@ def to_mel_rate(features: np.ndarray, fps: float, num_frames: int, *, start: flo
     dst = start + np.arange(num_frames) * hop_length / sample_rate
     return np.stack([np.interp(dst, src, features[:, j]) for j in range(features.shape[1])], axis=1).astype(np.float32)
 
-
-def visual_features(perception: Perception) -> tuple[np.ndarray, float] | None:
-    """The main speaker's per-video-frame features (T, len(VISUAL_FEATURES)) and their fps, from perception.
-
-    Filled from what perception measures: mouth_open (lip gap / face height), its velocity per second and
-    face_present; the other columns stay 0 until perception measures them (the model sees 0 for them in
-    training too, when rows come from the same perception). None when nobody speaks on screen.
-    """
-    if perception.speaker_id is None or perception.speaker_id not in perception.mouth_series:
-        return None
-    series = np.array([np.nan if v is None else v for v in perception.mouth_series[perception.speaker_id]], np.float64)
-    fps = perception.sample_fps
-    features = np.zeros((len(series), len(VISUAL_FEATURES)), np.float32)
-    seen = ~np.isnan(series)
-    opening = np.where(seen, series, 0.0)
-    features[:, VISUAL_FEATURES.index("mouth_open")] = opening
-    features[:, VISUAL_FEATURES.index("mouth_open_velocity")] = np.gradient(opening) * fps if len(series) > 1 else 0.0
-    features[:, VISUAL_FEATURES.index("face_present")] = seen
-    return features, fps
 
 def reference_features(mels: list[np.ndarray], prosody: list[dict[str, float]] | None = None,
                        weights: list[float] | None = None, *, mel_dim: int = 100) -> np.ndarray:  # fmt: skip

@@ -1,0 +1,147 @@
+"""Reading reference clips into the library: DeepDubber's folder layout or a JSONL manifest.
+
+Ingesting is resumable and idempotent: a clip counts as ingested once its audio vector is stored,
+which is written last, so a clip that was interrupted half-way is simply redone (every write is an
+upsert by clip id), and ingesting the same clips again adds nothing. A clip that fails (unreadable
+media, no speech ...) is logged and skipped; the next build tries it again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tqdm import tqdm
+
+from cinedub.errors import CinedubError
+from cinedub.labels import EMOTIONS
+
+if TYPE_CHECKING:
+    from .library import ReferenceLibrary
+
+log = logging.getLogger("cinedub.retrieval")
+
+VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm")
+AUDIO_SUFFIXES = (".wav", ".mp3", ".flac", ".m4a", ".ogg")
+# The manifest keys a row may use for each field (DeepDubber-style and cinedub's own).
+MANIFEST_KEYS = {"video": ("video", "video_path"), "audio": ("audio", "audio_path", "wav"),
+                 "text": ("text", "line", "transcript"), "speaker": ("speaker", "speaker_id"),
+                 "emotion": ("emotion",), "id": ("id", "clip_id")}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ClipSource:
+    """One reference clip to ingest: its media, its words and what is known about it."""
+
+    clip_id: str
+    audio: Path | None  # the speech; None: the video's own soundtrack
+    video: Path | None  # the picture; None: an audio-only reference (no scene / face vector)
+    text: str = ""
+    speaker: str = ""
+    emotion: str = ""  # a label from the dataset, "" when unknown
+    movie: str = ""
+
+
+@dataclass
+class IngestReport:
+    """What a build did."""
+
+    added: list[str] = field(default_factory=list)
+    skipped: int = 0  # already in the library
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (clip id, why)
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        return (f"added {len(self.added)}, already there {self.skipped}, failed {len(self.failed)} "
+                f"[{self.seconds:.1f} s]")  # fmt: skip
+
+
+def read_folder(root: str | Path) -> list[ClipSource]:
+    """Clips laid out as ROOT/MOVIE/CLIP.{mp4, wav|mp3, txt}: one clip per stem with a video or audio."""
+    root = Path(root)
+    if not root.is_dir():
+        raise CinedubError(f"no such folder: {root}")
+    stems: dict[Path, dict[str, Path]] = {}
+    for path in sorted(root.rglob("*")):
+        suffix = path.suffix.lower()
+        if path.is_file() and (suffix in VIDEO_SUFFIXES or suffix in AUDIO_SUFFIXES or suffix == ".txt"):
+            kind = "video" if suffix in VIDEO_SUFFIXES else "audio" if suffix in AUDIO_SUFFIXES else "text"
+            stems.setdefault(path.with_suffix(""), {}).setdefault(kind, path)
+    sources = []
+    for stem, files in stems.items():
+        if "video" not in files and "audio" not in files:
+            continue
+        relative = stem.relative_to(root)
+        text = files["text"].read_text(encoding="utf-8", errors="replace").strip() if "text" in files else ""
+        sources.append(ClipSource(clip_id=relative.as_posix(), audio=files.get("audio"), video=files.get("video"),
+                                  text=text, movie=relative.parent.as_posix() if relative.parent != Path(".") else ""))  # fmt: skip
+    if not sources:
+        raise CinedubError(f"{root} has no clips (MOVIE/CLIP.mp4 with CLIP.wav|mp3 and CLIP.txt)")
+    return sources
+
+
+def _field(row: dict, name: str) -> str:
+    return next((str(row[key]) for key in MANIFEST_KEYS[name] if row.get(key) not in (None, "")), "")
+
+
+def read_manifest(path: str | Path) -> list[ClipSource]:
+    """Clips from a JSONL manifest: one object per line with video and/or audio (paths relative to the
+    manifest's folder), text, speaker, emotion, and optionally id and movie."""
+    path = Path(path)
+    if not path.is_file():
+        raise CinedubError(f"no such manifest: {path}")
+    sources, seen = [], set()
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            raise CinedubError(f"{path} line {number} is not JSON") from None
+        if not isinstance(row, dict):
+            raise CinedubError(f"{path} line {number} is not a JSON object")
+        video, audio = _field(row, "video"), _field(row, "audio")
+        if not video and not audio:
+            raise CinedubError(f"{path} line {number} names neither a video nor an audio file")
+        emotion = _field(row, "emotion").lower()
+        if emotion and emotion not in EMOTIONS:
+            raise CinedubError(f"{path} line {number}: emotion {emotion!r} is not one of {', '.join(EMOTIONS)}")
+        clip_id = _field(row, "id") or Path(video or audio).with_suffix("").as_posix()
+        if clip_id in seen:
+            raise CinedubError(f"{path} line {number}: clip id {clip_id!r} appears twice")
+        seen.add(clip_id)
+        sources.append(ClipSource(
+            clip_id=clip_id, audio=path.parent / audio if audio else None, video=path.parent / video if video else None,
+            text=_field(row, "text"), speaker=_field(row, "speaker"), emotion=emotion, movie=str(row.get("movie", "")),
+        ))  # fmt: skip
+    if not sources:
+        raise CinedubError(f"{path} has no rows")
+    return sources
+
+
+def ingest(library: ReferenceLibrary, sources: Iterable[ClipSource], *, progress: bool = True) -> IngestReport:
+    """Add the clips the library lacks, one at a time (each is stored before the next begins)."""
+    start = time.perf_counter()
+    sources = list(sources)
+    report = IngestReport()
+    done = library.store.existing_ids("audio", [s.clip_id for s in sources])
+    todo = [s for s in sources if s.clip_id not in done]
+    report.skipped = len(sources) - len(todo)
+    for source in tqdm(todo, desc="ingest", unit="clip", disable=not progress):
+        try:
+            library.add(source)
+        except Exception as err:  # any clip's failure is that clip's alone
+            message = str(err) if isinstance(err, CinedubError) else f"{err.__class__.__name__}: {err}"
+            log.warning("skipped clip %s: %s", source.clip_id, message)
+            report.failed.append((source.clip_id, message))
+            continue
+        report.added.append(source.clip_id)
+    if report.added:
+        library.refresh_statistics()
+    report.seconds = time.perf_counter() - start
+    return report
