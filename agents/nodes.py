@@ -13,7 +13,7 @@ from langgraph.types import interrupt
 
 from cinedub import media
 from cinedub.agents.context import DirectorContext
-from cinedub.agents.notes import interpret_note, interpret_note_with_model
+from cinedub.agents.notes import NoteResult, interpret_note, interpret_note_with_model
 from cinedub.agents.perception import perceive
 from cinedub.agents.state import DirectorState
 from cinedub.agents.windows import base_windows, target_window
@@ -84,7 +84,7 @@ def direct(state: DirectorState, runtime: Runtime[DirectorContext]) -> dict[str,
         f"Directing {direction.emotion} at intensity {direction.intensity:.2f} into {windows[0].start:.2f}-{windows[0].end:.2f} s."
     ]
     if state.get("first_note"):
-        result = interpret_note(state["first_note"], direction, [])
+        result = _read_note(runtime, state["first_note"], direction, state.get("conclusion"), [])
         direction = result.direction
         messages.append(result.message)
     return {
@@ -211,16 +211,20 @@ def wait_for_note(state: DirectorState) -> dict[str, Any]:
     return {"note": str(note)}
 
 
-def interpret(state: DirectorState, runtime: Runtime[DirectorContext]) -> dict[str, Any]:
-    """Turn the note into Direction changes, and say what changed (or what was not understood).
-    A VLM director (a reasoner with a `.model`) reads the note itself; the rule interpreter otherwise."""
-    direction = Direction.model_validate(state["direction"])
-    history = [Direction.model_validate(t["direction"]) for t in state["takes"]]
+def _read_note(runtime: Runtime[DirectorContext], note: str, direction: Direction, conclusion: dict | None,
+               history: list[Direction]) -> NoteResult:  # fmt: skip
+    """A VLM director (a reasoner with a `.model`) reads the note itself; the rule interpreter otherwise."""
     model = getattr(runtime.context.reasoner, "model", None)
     if model is not None:
-        result = interpret_note_with_model(model, state["note"] or "", direction, state.get("conclusion"), history)
-    else:
-        result = interpret_note(state["note"] or "", direction, history)
+        return interpret_note_with_model(model, note, direction, conclusion, history)
+    return interpret_note(note, direction, history)
+
+
+def interpret(state: DirectorState, runtime: Runtime[DirectorContext]) -> dict[str, Any]:
+    """Turn the note into Direction changes, and say what changed (or what was not understood)."""
+    direction = Direction.model_validate(state["direction"])
+    history = [Direction.model_validate(t["direction"]) for t in state["takes"]]
+    result = _read_note(runtime, state["note"] or "", direction, state.get("conclusion"), history)
     update: dict[str, Any] = {"messages": [result.message], "verdict": "retake" if result.retake else "unclear"}
     if result.retake:
         update["direction"] = result.direction.model_dump(mode="json")

@@ -33,6 +33,8 @@ def default_max_new_tokens() -> int:
     if not value.isdigit() or int(value) < 1:
         raise CinedubError(f"{MAX_NEW_TOKENS_ENV} must be a positive whole number, got {value!r}")
     return int(value)
+
+
 # Speaker attributes a letter-only answer (DeepDubber's own format) leaves out; taken from perception.
 SPEAKER_FIELDS: tuple[str, ...] = ("gender", "age", "emotion", "intensity")
 # How much of an unreadable answer a note quotes.

@@ -22,7 +22,7 @@ from langgraph.types import Command
 from cinedub import config, media
 from cinedub.agents.context import DirectorContext
 from cinedub.agents.graph import build_graph
-from cinedub.agents.reasoners import load_reasoner
+from cinedub.agents.reasoners import Reasoner, load_reasoner
 from cinedub.errors import CinedubError, SessionBusy
 from cinedub.files import ensure_writable_dir
 from cinedub.labels import EMOTIONS
@@ -91,7 +91,7 @@ class Studio:
     no retrieval. It is opened on first use.
     """
 
-    def __init__(self, *, home: Path | None = None, reasoner: str = config.DEFAULT_REASONER,
+    def __init__(self, *, home: Path | None = None, reasoner: str | Reasoner = config.DEFAULT_REASONER,
                  actor: str = config.DEFAULT_ACTOR, library: Any = None, chroma_url: str | None = None) -> None:  # fmt: skip
         self.home = Path(home) if home else config.home()
         self.reasoner_spec, self.actor_spec = reasoner, actor
@@ -111,6 +111,11 @@ class Studio:
         finally:
             conn.close()
 
+    def _reasoner(self) -> Reasoner:
+        """A spec (`rules`, `local:PATH`, `openai:URL`) is loaded; a Reasoner object is used as given."""
+        spec = self.reasoner_spec
+        return load_reasoner(spec) if isinstance(spec, str) else spec
+
     @contextlib.contextmanager
     def _lock(self, session: str) -> Iterator[None]:
         """One process at a time per session."""
@@ -124,7 +129,7 @@ class Studio:
 
     def context(self) -> DirectorContext:
         if self._context is None:
-            self._context = DirectorContext(reasoner=load_reasoner(self.reasoner_spec), actor=load_actor(self.actor_spec),
+            self._context = DirectorContext(reasoner=self._reasoner(), actor=load_actor(self.actor_spec),
                                             library=open_library(self.library_spec, self.chroma_url))  # fmt: skip
         return self._context
 

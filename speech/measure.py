@@ -72,14 +72,19 @@ def reference_prosody(audio: np.ndarray, sample_rate: int, text: str | None = No
     words are known, speaking_rate_sps (syllables per second of speech).
     """
     result = measure_prosody(audio, sample_rate)
-    audio = np.asarray(audio, dtype=np.float32).reshape(-1)
-    energy, hop_s = frame_energy_db(audio, sample_rate) if len(audio) else (np.zeros(0), 0.0)
-    mask = speech_mask(energy)
-    slope = 0.0
-    if mask.sum() >= 2:
-        times = np.flatnonzero(mask) * hop_s
-        slope = float(np.polyfit(times, energy[mask], 1)[0])
-    result["energy_slope_db_per_s"] = round(slope, 4)
+    result["energy_slope_db_per_s"] = round(energy_slope_db_per_s(audio, sample_rate), 4)
     if text and result["speech_duration"] > 0:
         result["speaking_rate_sps"] = round(count_syllables(text) / result["speech_duration"], 4)
     return result
+
+
+def energy_slope_db_per_s(audio: np.ndarray, sample_rate: int) -> float:
+    """Slope of a straight line fitted to the level of the speech frames (dB/s); 0 without speech."""
+    audio = np.asarray(audio, dtype=np.float32).reshape(-1)
+    if not len(audio):
+        return 0.0
+    energy, hop_s = frame_energy_db(audio, sample_rate)
+    mask = speech_mask(energy)
+    if mask.sum() < 2:
+        return 0.0
+    return float(np.polyfit(np.flatnonzero(mask) * hop_s, energy[mask], 1)[0])

@@ -23,14 +23,13 @@ from .audio import (
     speech_bounds,
 )
 from .frontend import count_syllables, estimate_speech_seconds, normalize_text
-from .measure import measure_prosody
+from .measure import energy_slope_db_per_s, measure_prosody
 from .piper_voice import NOISE_SCALE, NOISE_W_SCALE, speak
 from .prosody import (
     REFERENCE_RANGE_FACTOR_LIMITS,
     blend_toward,
     blended_rate,
     energy_ramp,
-    energy_slope_db_per_s,
     prosody_targets,
     reference_blend,
     render_f0,

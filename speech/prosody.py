@@ -26,7 +26,6 @@ import numpy as np
 
 from cinedub.types import Direction, Reference
 
-from .audio import frame_energy_db, speech_mask
 
 FINAL_RISE_SHARE = 0.25  # surprise's rise happens over the last quarter of the line
 JITTER_HZ = 7.0  # fear's pitch tremor: low-passed noise around this rate (physiological tremor band)
@@ -198,15 +197,6 @@ def blended_rate(rate: float, reference_factor: float, weight: float = REFERENCE
     """The emotion's rate factor moved toward the references' (geometrically: rates are ratios)."""
     reference_factor = float(np.clip(reference_factor, *REFERENCE_RATE_FACTOR_LIMITS))
     return float(rate ** (1.0 - weight) * reference_factor**weight)
-
-
-def energy_slope_db_per_s(audio: np.ndarray, sample_rate: int) -> float:
-    """Slope of a line fitted to the level of the speech frames (dB/s), as reference_prosody measures it."""
-    energy, hop_s = frame_energy_db(audio, sample_rate)
-    mask = speech_mask(energy)
-    if mask.sum() < 2:
-        return 0.0
-    return float(np.polyfit(np.flatnonzero(mask) * hop_s, energy[mask], 1)[0])
 
 
 def energy_ramp(num_samples: int, sample_rate: int, slope_db_per_s: float) -> tuple[np.ndarray, float]:

@@ -384,3 +384,23 @@ def test_cinedub_classify_with_a_local_model(tiny_vlm_dir, carphone_clip, tmp_pa
     record = json.loads(result.stdout.strip().splitlines()[-1])
     assert record["reasoner"] == f"{spec}→rules"  # the tiny model's answer was unreadable twice
     assert record["scene_type"] == "monologue" and "error" not in record
+
+
+def test_a_vlm_director_runs_the_whole_graph_and_reads_both_notes(sample, tmp_path):
+    """The graph with a VLM reasoner whose *text* is scripted (no server, no weights): its conclusion
+    directs take 1, the first note (given with take 1) and a later note are read by the model."""
+    from cinedub.studio import Studio
+
+    first_note = '{"emotion": "fear", "intensity": 0.8, "retake": true, "explanation": "He is scared of the road"}'
+    later_note = '{"pace": 1.2, "retake": true, "explanation": "Faster, he is in a hurry"}'
+    model = ScriptedModel(WELL_FORMED, first_note, later_note)
+    studio = Studio(reasoner=VLMReasoner(model))
+    first = studio.dub(sample.clip, [Line(text=sample.line)], sample.voice, session="vlm", out=tmp_path / "dub",
+                       note="he's scared, not angry")  # fmt: skip
+    saved = json.loads((tmp_path / "dub" / "direction.json").read_text())
+    assert saved["reasoner"] == "scripted" and saved["conclusion"]["gender"] == "female"  # the model's, not perception's
+    assert (first.take.direction.emotion, first.take.direction.intensity) == ("fear", 0.8)
+    assert any("He is scared of the road" in m for m in first.messages)
+    second = studio.dub(sample.clip, [Line(text=sample.line)], sample.voice, session="vlm", note="faster")
+    assert second.take.index == 2 and second.take.direction.pace == 1.2 and second.take.direction.emotion == "fear"
+    assert "faster" in model.prompts[-1].question and len(model.prompts) == 3
