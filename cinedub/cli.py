@@ -74,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     dub.add_argument("--session", help="session name (default: the clip's file name)")
     dub.add_argument("--out", help="output folder (default: dubs/SESSION)")
     dub.add_argument("--reasoner", default=config.DEFAULT_REASONER, help="rules | local:PATH | openai:URL")
+    dub.add_argument("--ground", action="store_true",
+                        help="tell a VLM reasoner the perception tools' facts with the question")
     dub.add_argument("--actor", default=config.DEFAULT_ACTOR, help="parametric | f5:CHECKPOINT")
     dub.add_argument("--library", help="reference library (a Chroma folder) the director retrieves from")
     dub.add_argument("--chroma-url", help="reference library on a `chroma run` server, http://HOST:PORT")
@@ -87,6 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     classify.add_argument("--out", help="write the JSON lines here (default: stdout); clips already in it (or in "
                           "FILE.partial, left by an interrupted run) are not done again")
     classify.add_argument("--reasoner", default=config.DEFAULT_REASONER, help="rules | local:PATH | openai:URL")
+    classify.add_argument("--ground", action="store_true",
+                        help="tell a VLM reasoner the perception tools' facts with the question")
     classify.add_argument("--concurrency", type=int, default=1, help="clips classified at once (threads; default 1)")
     classify.add_argument("--timeout", type=float, help="openai: seconds one request to the server may take")
     classify.add_argument("--retries", type=int, help="openai: tries after the first on errors and timeouts")
@@ -149,6 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
     ui.add_argument("--auth", help="require a login, USER:PASS")
     ui.add_argument("--max-upload", default="200mb", help="largest upload accepted (default: 200mb)")
     ui.add_argument("--reasoner", default=config.DEFAULT_REASONER, help="rules | local:PATH | openai:URL")
+    ui.add_argument("--ground", action="store_true",
+                        help="tell a VLM reasoner the perception tools' facts with the question")
     ui.add_argument("--actor", default=config.DEFAULT_ACTOR, help="parametric | f5:CHECKPOINT")
     ui.add_argument("--library", help="reference library (a Chroma folder) the director retrieves from")
     ui.add_argument("--chroma-url", help="reference library on a `chroma run` server, http://HOST:PORT")
@@ -194,7 +200,8 @@ def cmd_dub(args: argparse.Namespace) -> int:
     else:
         raise CinedubError("no line: give --line TEXT or --srt FILE")
     start = time.perf_counter()
-    studio = Studio(reasoner=args.reasoner, actor=args.actor, library=args.library, chroma_url=args.chroma_url)
+    studio = Studio(reasoner=args.reasoner, ground=args.ground, actor=args.actor, library=args.library,
+                    chroma_url=args.chroma_url)  # fmt: skip
     result = studio.dub(args.clip, lines, args.voice, session=args.session, out=args.out,
                         emotion=args.emotion, intensity=args.intensity, note=args.note)  # fmt: skip
     for message in result.messages:
@@ -302,7 +309,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
     if args.retries is not None and args.retries < 0:
         raise CinedubError("--retries must be 0 or more")
     items = _classify_inputs(args)
-    reasoner = load_reasoner(args.reasoner)
+    reasoner = load_reasoner(args.reasoner, ground=args.ground)
     _set_model_limits(reasoner, timeout_s=args.timeout, retries=args.retries)
 
     out = Path(args.out) if args.out else None
@@ -481,7 +488,8 @@ def cmd_ui(args: argparse.Namespace) -> int:
         auth = (user, password)
     print(f"cinedub studio: sessions in {config.home()}; Ctrl-C stops it", flush=True)
     launch(host=args.host, port=args.port, auth=auth, max_file_size=args.max_upload,
-           studio=Studio(reasoner=args.reasoner, actor=args.actor, library=args.library, chroma_url=args.chroma_url))  # fmt: skip
+           studio=Studio(reasoner=args.reasoner, ground=args.ground, actor=args.actor, library=args.library,
+                         chroma_url=args.chroma_url))  # fmt: skip
     return 0
 
 

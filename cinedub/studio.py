@@ -92,9 +92,10 @@ class Studio:
     """
 
     def __init__(self, *, home: Path | None = None, reasoner: str | Reasoner = config.DEFAULT_REASONER,
-                 actor: str = config.DEFAULT_ACTOR, library: Any = None, chroma_url: str | None = None) -> None:  # fmt: skip
+                 ground: bool = False, actor: str = config.DEFAULT_ACTOR, library: Any = None,
+                 chroma_url: str | None = None) -> None:  # fmt: skip
         self.home = Path(home) if home else config.home()
-        self.reasoner_spec, self.actor_spec = reasoner, actor
+        self.reasoner_spec, self.ground, self.actor_spec = reasoner, ground, actor
         self.library_spec, self.chroma_url = library, chroma_url
         self._context: DirectorContext | None = None
 
@@ -114,7 +115,7 @@ class Studio:
     def _reasoner(self) -> Reasoner:
         """A spec (`rules`, `local:PATH`, `openai:URL`) is loaded; a Reasoner object is used as given."""
         spec = self.reasoner_spec
-        return load_reasoner(spec) if isinstance(spec, str) else spec
+        return load_reasoner(spec, ground=self.ground) if isinstance(spec, str) else spec
 
     @contextlib.contextmanager
     def _lock(self, session: str) -> Iterator[None]:

@@ -312,3 +312,19 @@ def test_classify_rejects_bad_options(carphone_clip):
         result = run_cinedub("classify", carphone_clip, *args)
         assert result.returncode == 2 and message in result.stderr, result.stderr
         assert "Traceback" not in result.stderr
+
+
+def test_ground_tells_the_model_what_perception_measured(carphone_clip, tmp_path):
+    """`--ground`: the request carries the perception tools' facts about the real clip; without it, not."""
+    with FakeServer() as server:
+        for flag in ([], ["--ground"]):
+            result = run_cinedub("classify", carphone_clip, "--reasoner", f"openai:{server.url}#m", *flag)
+            assert result.returncode == 0, result.stderr
+
+    def question(body: dict) -> str:
+        content = body["messages"][-1]["content"]
+        return " ".join(part.get("text", "") for part in content) if isinstance(content, list) else content
+
+    plain, grounded = (question(body) for body in server.requests)
+    assert "Facts measured by perception tools" not in plain
+    assert "1 person on screen; 1 of them visibly talking" in grounded
