@@ -12,31 +12,15 @@ import argparse
 import json
 import os
 import platform
-import resource
-import statistics
 import sys
-import time
 
 os.environ.setdefault("WANDB_MODE", "disabled")
 
 import torch  # noqa: E402
+from timing import peak_rss_mb, timed  # noqa: E402  (bench/timing.py)
 
 from cinedub.speech.f5 import CONFIGS, HOP_LENGTH, SAMPLE_RATE  # noqa: E402
 from cinedub.speech.f5.cfm import CFM  # noqa: E402
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def timed(fn, repeats: int) -> float:
-    fn()  # warm-up
-    runs = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        runs.append(time.perf_counter() - start)
-    return statistics.median(runs)
 
 
 def reference(dims):

@@ -18,20 +18,17 @@ import argparse
 import json
 import os
 import platform
-import resource
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+from timing import peak_rss_mb  # bench/timing.py
+
 from cinedub.retrieval.store import Store, connect
 
 K = 3
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def unit_vectors(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:

@@ -9,42 +9,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from timing import timed  # bench/timing.py (this folder is on sys.path when a bench runs)
+
 from cinedub.agents.cot import parse_cot
 from cinedub.agents.frames import sample_frames
 from cinedub.agents.vlm_reasoner import build_reason_prompt
 from cinedub.samples import carphone
+from cinedub.training.models import save_tiny_vlm
 
 COT_SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "cot_movie_dubbing_sample.jsonl"
-
-
-def timed(fn, repeats: int) -> float:
-    fn()  # warm-up
-    runs = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        runs.append(time.perf_counter() - start)
-    return statistics.median(runs)
-
-
-def tiny_checkpoint(folder: Path) -> Path:
-    from transformers import Qwen2_5_VLProcessor
-    from transformers.models.qwen2_vl.video_processing_qwen2_vl import Qwen2VLVideoProcessor
-
-    from cinedub.training.models import QWEN_VL_CHAT_TEMPLATE, tiny_processor, tiny_qwen2_5_vl
-
-    base = tiny_processor()
-    Qwen2_5_VLProcessor(image_processor=base.image_processor, tokenizer=base.tokenizer,
-                        video_processor=Qwen2VLVideoProcessor(min_pixels=4 * 28 * 28, max_pixels=448 * 448),
-                        chat_template=QWEN_VL_CHAT_TEMPLATE).save_pretrained(folder)  # fmt: skip
-    tiny_qwen2_5_vl().save_pretrained(folder)
-    return folder
 
 
 def main() -> int:
@@ -63,7 +41,7 @@ def main() -> int:
                         "sample_s": round(timed(lambda: sample_frames(clip), args.repeats), 4)}  # fmt: skip
     with tempfile.TemporaryDirectory() as folder:
         start = time.perf_counter()
-        chat = TransformersChat(tiny_checkpoint(Path(folder)))
+        chat = TransformersChat(save_tiny_vlm(folder))
         result["tiny_load_s"] = round(time.perf_counter() - start, 2)
         prompt = build_reason_prompt(video, None, ["Get out of my car."])
         first = timed(lambda: chat.generate(prompt, max_new_tokens=1), args.repeats)

@@ -38,19 +38,9 @@ def _short_answers(monkeypatch):
 @pytest.fixture(scope="session")
 def tiny_vlm_dir(tmp_path_factory) -> Path:
     """A tiny Qwen2.5-VL checkpoint folder: random weights, the real tokenizer, image + video processors."""
-    from transformers import Qwen2_5_VLProcessor
-    from transformers.models.qwen2_vl.video_processing_qwen2_vl import Qwen2VLVideoProcessor
+    from cinedub.training.models import save_tiny_vlm
 
-    from cinedub.training.models import QWEN_VL_CHAT_TEMPLATE, tiny_processor, tiny_qwen2_5_vl
-
-    folder = tmp_path_factory.mktemp("tiny-qwen2.5-vl")
-    base = tiny_processor()
-    video = Qwen2VLVideoProcessor(min_pixels=4 * 28 * 28, max_pixels=448 * 448)
-    processor = Qwen2_5_VLProcessor(image_processor=base.image_processor, tokenizer=base.tokenizer,
-                                    video_processor=video, chat_template=QWEN_VL_CHAT_TEMPLATE)  # fmt: skip
-    tiny_qwen2_5_vl(seed=0).save_pretrained(folder)
-    processor.save_pretrained(folder)
-    return folder
+    return save_tiny_vlm(tmp_path_factory.mktemp("tiny-qwen2.5-vl"))
 
 
 class ScriptedModel:

@@ -25,8 +25,6 @@ SERVED_NAME = "tiny-qwen2.5-vl"
 # Cold start on 2 shared cores: 60-90 s idle, several minutes while other work runs (measured 265 s
 # with compilation at load average 8); CINEDUB_VLLM_START_TIMEOUT overrides.
 START_TIMEOUT_S = float(os.environ.get("CINEDUB_VLLM_START_TIMEOUT", "420"))
-# The head size vLLM's CPU attention accepts at the smallest (vllm/v1/attention/backends/cpu_attn.py).
-MIN_CPU_HEAD_SIZE = 32
 LOG_TAIL_CHARS = 6000
 
 
@@ -35,30 +33,10 @@ class VllmServerError(RuntimeError):
 
 
 def save_tiny_model(folder: Path) -> Path:
-    """Save the tiny Qwen2.5-VL (head size 32) and its processor, video processor included, to `folder`."""
-    from cinedub.training.models import QWEN_VL_CHAT_TEMPLATE, qwen_tokenizer, tiny_qwen2_5_vl_config
+    """The tiny Qwen2.5-VL with heads vLLM's CPU attention accepts, saved to `folder`."""
+    from cinedub.training.models import VLLM_CPU_MIN_HEAD_SIZE, save_tiny_vlm
 
-    import torch  # noqa: I001  (after cinedub, whose import fixes torchvision for transformers)
-    from transformers import Qwen2_5_VLForConditionalGeneration, Qwen2_5_VLProcessor
-    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
-    from transformers.models.qwen2_vl.video_processing_qwen2_vl import Qwen2VLVideoProcessor
-
-    heads = 4
-    config = tiny_qwen2_5_vl_config(hidden=heads * MIN_CPU_HEAD_SIZE)
-    # M-RoPE splits half the head size into (time, height, width) sections: 16 = 4 + 6 + 6.
-    config.text_config.rope_parameters["mrope_section"] = [4, 6, 6]
-    torch.manual_seed(0)
-    model = Qwen2_5_VLForConditionalGeneration(config)
-    model.generation_config.eos_token_id = config.eos_token_id
-    model.generation_config.pad_token_id = config.pad_token_id
-    pixels = dict(min_pixels=28 * 28, max_pixels=56 * 56)  # a few visual tokens a frame keep it fast
-    processor = Qwen2_5_VLProcessor(image_processor=Qwen2VLImageProcessorPil(**pixels), tokenizer=qwen_tokenizer(),
-                                    video_processor=Qwen2VLVideoProcessor(**pixels),
-                                    chat_template=QWEN_VL_CHAT_TEMPLATE)  # fmt: skip
-    folder.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(folder)
-    processor.save_pretrained(folder)
-    return folder
+    return save_tiny_vlm(folder, head_size=VLLM_CPU_MIN_HEAD_SIZE)
 
 
 def free_port() -> int:

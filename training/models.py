@@ -168,10 +168,13 @@ def tiny_qwen2_5_vl_config(hidden: int = 64, layers: int = 2):
            (("image", "<|image_pad|>"), ("video", "<|video_pad|>"), ("start", "<|vision_start|>"),
             ("end", "<|vision_end|>"), ("eos", "<|im_end|>"), ("pad", "<|endoftext|>"))}  # fmt: skip
     heads = 4
+    # M-RoPE splits half the head size into (time, height, width) sections: 8 = 2 + 3 + 3, 16 = 4 + 6 + 6.
+    half = hidden // heads // 2
+    sections = [half // 4, (half - half // 4) // 2, half - half // 4 - (half - half // 4) // 2]
     text = dict(vocab_size=len(tok), hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=layers,
                 num_attention_heads=heads, num_key_value_heads=2, max_position_embeddings=4096,
-                rope_scaling={"type": "mrope", "mrope_section": [2, 3, 3]},
-                rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [2, 3, 3]},
+                rope_scaling={"type": "mrope", "mrope_section": sections},
+                rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "mrope_section": sections},
                 tie_word_embeddings=True, eos_token_id=ids["eos"], pad_token_id=ids["pad"],
                 bos_token_id=ids["pad"])  # fmt: skip
     vision = dict(depth=1, hidden_size=32, intermediate_size=64, num_heads=2, out_hidden_size=hidden,
@@ -183,15 +186,38 @@ def tiny_qwen2_5_vl_config(hidden: int = 64, layers: int = 2):
                             eos_token_id=ids["eos"], pad_token_id=ids["pad"])  # fmt: skip
 
 
-def tiny_qwen2_5_vl(seed: int = 0):
+def tiny_qwen2_5_vl(seed: int = 0, hidden: int = 64):
     import torch
     from transformers import Qwen2_5_VLForConditionalGeneration
 
     torch.manual_seed(seed)
-    model = Qwen2_5_VLForConditionalGeneration(tiny_qwen2_5_vl_config())
+    model = Qwen2_5_VLForConditionalGeneration(tiny_qwen2_5_vl_config(hidden=hidden))
     model.generation_config.eos_token_id = model.config.eos_token_id
     model.generation_config.pad_token_id = model.config.pad_token_id
     return model
+
+
+# vLLM's CPU attention takes heads of at least 32 dims (vllm/v1/attention/backends/cpu_attn.py); the tiny
+# model's own 16 serve transformers only.
+VLLM_CPU_MIN_HEAD_SIZE = 32
+
+
+def save_tiny_vlm(folder: str | Path, *, head_size: int = 16, seed: int = 0) -> Path:
+    """A tiny Qwen2.5-VL checkpoint folder (random weights, the real tokenizer, image and video processors)
+    that `--reasoner local:FOLDER` loads and, with head_size >= VLLM_CPU_MIN_HEAD_SIZE, vLLM serves."""
+    from transformers import Qwen2_5_VLProcessor
+    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
+    from transformers.models.qwen2_vl.video_processing_qwen2_vl import Qwen2VLVideoProcessor
+
+    folder = Path(folder)
+    pixels = dict(min_pixels=28 * 28, max_pixels=56 * 56)  # a few visual tokens a frame keep it fast
+    processor = Qwen2_5_VLProcessor(image_processor=Qwen2VLImageProcessorPil(**pixels), tokenizer=qwen_tokenizer(),
+                                    video_processor=Qwen2VLVideoProcessor(**pixels),
+                                    chat_template=QWEN_VL_CHAT_TEMPLATE)  # fmt: skip
+    folder.mkdir(parents=True, exist_ok=True)
+    tiny_qwen2_5_vl(seed, hidden=4 * head_size).save_pretrained(folder)
+    processor.save_pretrained(folder)
+    return folder
 
 
 def load_model_and_processor(name: str, dtype: str = "auto", seed: int = 0):
