@@ -34,8 +34,11 @@ PIP=(.venv/bin/python -m pip install -q --disable-pip-version-check -c constrain
 # (protobuf 4); the exporter's code runs on 4.25. googleapis-common-protos 1.66 is the last release generated
 # for protobuf<6 (newer ones import protobuf.runtime_version).
 OTEL="$(.venv/bin/python -c 'import importlib.metadata as m; print(m.version("opentelemetry-sdk"))')"
+OTEL_CONTRIB="$(.venv/bin/python -c 'import importlib.metadata as m; print(m.version("opentelemetry-semantic-conventions"))')"
 "${PIP[@]}" --no-deps chromadb==1.5.9 "opentelemetry-exporter-otlp-proto-grpc==$OTEL" \
-    "opentelemetry-proto==$OTEL" "opentelemetry-exporter-otlp-proto-common==$OTEL" googleapis-common-protos==1.66.0
+    "opentelemetry-proto==$OTEL" "opentelemetry-exporter-otlp-proto-common==$OTEL" \
+    "opentelemetry-exporter-otlp-common==$OTEL_CONTRIB" googleapis-common-protos==1.66.0
+.venv/bin/python -c "import chromadb" # fails loudly here, not in the tests, if that set is incomplete
 # f5-tts (tests) pulls torchaudio and torchcodec, whose compiled parts are CUDA builds that fail to load
 # on CPU (MODELS.md): drop torchcodec, and move torchaudio's .so files aside; its pure-Python parts
 # (MelSpectrogram, used by f5's MelSpec) keep working.
