@@ -207,3 +207,16 @@ def note_question(note: str, direction: dict, conclusion: dict | None, num_takes
         'Example: {"emotion": "fear", "intensity": 0.7, "retake": true, "explanation": "She is scared, not sad."}',
     ]
     return "\n".join(p for p in parts if p)
+
+
+# The reference library's model-written parts (Authentic-Dubber): a scene description of a clip, and
+# a listener's reaction to a line; both are embedded and compared as text.
+DESCRIBE_SYSTEM = "You are a film editor cataloguing footage by its mood. Answer in one or two plain sentences."
+DESCRIBE_SCENE_QUESTION = (
+    "Describe this shot's setting, lighting and mood, and what the people in it seem to feel. "
+    "Do not guess names."
+)
+
+
+def reaction_question(line: str) -> str:
+    return f'Someone says: "{line}". In one sentence, how does a listener feel on hearing it, and why?'

@@ -144,6 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
     for sub in (build, query, stats):
         sub.add_argument("--db", help="library folder (default: $CINEDUB_HOME/library)")
         sub.add_argument("--chroma-url", help="the library on a `chroma run` server, http://HOST:PORT")
+    for sub in (build, query):
+        sub.add_argument("--describe-with", metavar="VLM", help="local:PATH | openai:URL: a model writes each "
+                         "clip's scene description and a reaction to its line, as extra text views")  # fmt: skip
 
     ui = commands.add_parser("ui", help="the director's studio in the browser (Gradio)",
                              description="Serve the studio: upload a clip, a line and a voice, read the director's "
@@ -454,7 +457,13 @@ def cmd_library(args: argparse.Namespace) -> int:
             raise CinedubError(f"--k must be at least 1, got {args.k}")
         if not args.line.strip():
             raise CinedubError("the line is empty")
-    library = ReferenceLibrary.open(Path(args.db) if args.db else None, chroma_url=args.chroma_url)
+    writer = {}
+    if getattr(args, "describe_with", None):
+        from cinedub.agents.descriptions import load_describer
+
+        describer = load_describer(args.describe_with)
+        writer = {"describe_scene": describer.describe_scene, "write_reaction": describer.write_reaction}
+    library = ReferenceLibrary.open(Path(args.db) if args.db else None, chroma_url=args.chroma_url, **writer)
     if args.library_command == "build":
         report = library.build(args.root, manifest=args.manifest, progress=not args.no_progress)
         for clip_id, why in report.failed:

@@ -58,10 +58,11 @@ class SessionSummary:
     waiting_for_note: bool
 
 
-def open_library(library: Any, chroma_url: str | None = None) -> Any | None:
+def open_library(library: Any, chroma_url: str | None = None, *, model: Any = None) -> Any | None:
     """The reference library the director retrieves from: None (no retrieval), an object with a
     `query` method (used as it is), a Chroma folder, or an http(s) URL of a `chroma run` server
-    (also given as `chroma_url`)."""
+    (also given as `chroma_url`). With a VLM director's `model`, it also writes the query's scene
+    description and reaction (the library's model-written views, when it was built with them)."""
     if library is None and chroma_url is None:
         return None
     if hasattr(library, "query"):
@@ -72,7 +73,13 @@ def open_library(library: Any, chroma_url: str | None = None) -> Any | None:
         from cinedub.retrieval import ReferenceLibrary  # chromadb loads only when a library is asked for
     except ImportError as err:
         raise CinedubError(f"the reference library is not available here ({err})") from None
-    return ReferenceLibrary.open(library, chroma_url=chroma_url)
+    writer = {}
+    if model is not None:
+        from cinedub.agents.descriptions import VLMDescriber
+
+        describer = VLMDescriber(model)
+        writer = {"describe_scene": describer.describe_scene, "write_reaction": describer.write_reaction}
+    return ReferenceLibrary.open(library, chroma_url=chroma_url, **writer)
 
 
 def check_clip(path: str | Path) -> None:
@@ -130,8 +137,9 @@ class Studio:
 
     def context(self) -> DirectorContext:
         if self._context is None:
-            self._context = DirectorContext(reasoner=self._reasoner(), actor=load_actor(self.actor_spec),
-                                            library=open_library(self.library_spec, self.chroma_url))  # fmt: skip
+            reasoner = self._reasoner()
+            library = open_library(self.library_spec, self.chroma_url, model=getattr(reasoner, "model", None))
+            self._context = DirectorContext(reasoner=reasoner, actor=load_actor(self.actor_spec), library=library)
         return self._context
 
     @staticmethod

@@ -14,6 +14,7 @@ The audio vectors (eGeMAPS) are stored too; `query_audio` retrieves by a recordi
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -29,6 +30,8 @@ from cinedub.types import Conclusion, Line, Reference
 from . import features
 from .ingest import ClipSource, IngestReport, ingest, read_folder, read_manifest
 from .store import KINDS, STANDARDISED, STATS_FREEZE_CLIPS, Hit, Standardiser, Store, connect
+
+log = logging.getLogger(__name__)
 
 DEFAULT_K = 3
 # A two-part path looks this many times k deep in each part before combining the scores.
@@ -129,12 +132,14 @@ class ReferenceLibrary:
             raws["scene"] = picture.scene
             if picture.face is not None:
                 raws["face"] = picture.face
-            if self.describe_scene is not None:
-                unit["scene_vlm"] = features.embed_sentences([self.describe_scene(source.video)])[0]
+            description = self._written(self.describe_scene, source.video)
+            if description:
+                unit["scene_vlm"] = features.embed_sentences([description])[0]
         if source.text:
             unit["text"] = features.text_vector(source.text)
-            if self.write_reaction is not None:
-                unit["text_reaction"] = features.text_vector(self.write_reaction(source.text))
+            reaction = self._written(self.write_reaction, source.text)
+            if reaction:
+                unit["text_reaction"] = features.text_vector(reaction)
         raws["audio"] = features.egemaps(audio, rate)
         for kind, raw in raws.items():
             unit[kind] = self._vector(kind, raw)
@@ -166,6 +171,18 @@ class ReferenceLibrary:
             self.store.write_stats({k: s.to_json() for k, s in stored.items()})
             self._stats = stored
 
+    @staticmethod
+    def _written(write: Callable[[Any], str] | None, subject: Any) -> str | None:
+        """A model-written description or reaction, or None: without a model, or when the model fails
+        (the clip keeps its other vectors; a query its other parts)."""
+        if write is None:
+            return None
+        try:
+            return write(subject)
+        except CinedubError as err:
+            log.warning("no model-written text for %s: %s", subject, err)
+            return None
+
     # -- querying ----------------------------------------------------------------------------
 
     def _path(self, first: tuple[str, np.ndarray], second: tuple[str, np.ndarray] | None, k: int,
@@ -188,9 +205,8 @@ class ReferenceLibrary:
         if not media.probe(clip).has_video:
             return {"scene": [], "face": []}
         picture = features.video_features(clip)
-        vlm = None
-        if self.describe_scene is not None:
-            vlm = ("scene_vlm", features.embed_sentences([self.describe_scene(clip)])[0])
+        description = self._written(self.describe_scene, clip)
+        vlm = ("scene_vlm", features.embed_sentences([description])[0]) if description else None
         out = {"scene": self._path(("scene", self._vector("scene", picture.scene)), vlm, k, where), "face": []}
         if picture.face is not None:
             out["face"] = self.store.query("face", self._vector("face", picture.face), k, where)
@@ -199,9 +215,8 @@ class ReferenceLibrary:
     def _text_path(self, text: str, emotion: str | None, k: int, where: dict | None) -> list[Hit]:
         if not text:
             return []
-        reaction = None
-        if self.write_reaction is not None:
-            reaction = ("text_reaction", features.text_vector(self.write_reaction(text)))
+        written = self._written(self.write_reaction, text)
+        reaction = ("text_reaction", features.text_vector(written)) if written else None
         return self._path(("text", features.text_vector(text, emotion=emotion)), reaction, k, where)
 
     def query(self, clip: Path, lines: list[Line], conclusion: Conclusion | None = None, *, k: int = DEFAULT_K,

@@ -340,3 +340,53 @@ def test_text_score_is_the_mean_of_self_and_reaction(tmp_path):
         expected = (stored_self[hit.clip_id] @ own + stored_reaction[hit.clip_id] @ reaction) / 2
         assert hit.score == pytest.approx(expected, abs=1e-4)
     assert hits[0].metadata["text"] == line and hits[0].score > 0.99
+
+
+def test_a_vlm_writes_scene_descriptions_and_reactions(tmp_path, carphone_clip):
+    """`--describe-with`: the model's description of each shot and its reaction to each line become the
+    scene path's and the text path's second views. The model's *text* is scripted (no weights here): a
+    test double of what it writes, through the real describer, frames sampler and library. A model that
+    fails leaves the clip with its other vectors."""
+    from cinedub.agents.descriptions import VLMDescriber
+    from cinedub.agents.vlm import ModelUnavailable
+
+    class Writer:
+        name = "scripted"
+
+        def __init__(self, fail: bool = False) -> None:
+            self.fail, self.prompts = fail, []
+
+        def generate(self, prompt, *, max_new_tokens: int) -> str:
+            self.prompts.append(prompt)
+            if self.fail:
+                raise ModelUnavailable("server not reachable")
+            return "A tense night drive; he is worried." if prompt.video is not None else "The listener is alarmed."
+
+    root = tmp_path / "clips"
+    (root / "car").mkdir(parents=True)
+    media.mux(carphone_clip, VOICES["reader"], root / "car" / "c1.mp4")
+    (root / "car" / "c1.txt").write_text("we drive back to the city tonight")
+    model = Writer()
+    describer = VLMDescriber(model)
+    library = ReferenceLibrary.open(tmp_path / "db", describe_scene=describer.describe_scene,
+                                    write_reaction=describer.write_reaction)  # fmt: skip
+    library.build(root, progress=False)
+    assert library.store.count("scene_vlm") == 1 and library.store.count("text_reaction") == 1
+    scene_prompt = next(p for p in model.prompts if p.video is not None)
+    assert len(scene_prompt.video.frames) > 1  # the shot itself was shown, as the director's sampler took it
+    assert any("we drive back to the city tonight" in p.question for p in model.prompts if p.video is None)
+    refs = library.query(carphone_clip, [Line(text="we drive back to the city tonight")], None)
+    assert refs and refs[0].clip_id.endswith("c1")
+
+    broken = VLMDescriber(Writer(fail=True))
+    other = ReferenceLibrary.open(tmp_path / "db2", describe_scene=broken.describe_scene,
+                                  write_reaction=broken.write_reaction)  # fmt: skip
+    report = other.build(root, progress=False)
+    assert not report.failed and other.store.count("scene") == 1 and other.store.count("scene_vlm") == 0
+
+
+def test_describe_with_needs_a_vlm(tmp_path):
+    result = run_cinedub("library", "stats", "--db", tmp_path / "db")
+    assert result.returncode == 0, result.stderr
+    result = run_cinedub("library", "build", tmp_path, "--db", tmp_path / "db", "--describe-with", "rules")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "needs a vision-language model" in result.stderr
