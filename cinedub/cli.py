@@ -54,6 +54,20 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
+def _reasoner_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--reasoner", default=config.DEFAULT_REASONER, help="rules | local:PATH | openai:URL")
+    parser.add_argument("--ground", action="store_true",
+                        help="tell a VLM reasoner the perception tools' facts with the question")  # fmt: skip
+
+
+def _director_options(parser: argparse.ArgumentParser) -> None:
+    """What a director run is made of (dub, ui): its reasoner, actor and reference library."""
+    _reasoner_options(parser)
+    parser.add_argument("--actor", default=config.DEFAULT_ACTOR, help="parametric | f5:CHECKPOINT")
+    parser.add_argument("--library", help="reference library (a Chroma folder) the director retrieves from")
+    parser.add_argument("--chroma-url", help="reference library on a `chroma run` server, http://HOST:PORT")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="cinedub", description="An AI dubbing studio: a director agent and an actor.")
     parser.add_argument("--version", action="version", version=f"cinedub {__version__}")
@@ -73,12 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     dub.add_argument("--note", help='a director\'s note for this take, e.g. "again, but angrier"')
     dub.add_argument("--session", help="session name (default: the clip's file name)")
     dub.add_argument("--out", help="output folder (default: dubs/SESSION)")
-    dub.add_argument("--reasoner", default=config.DEFAULT_REASONER, help="rules | local:PATH | openai:URL")
-    dub.add_argument("--ground", action="store_true",
-                        help="tell a VLM reasoner the perception tools' facts with the question")
-    dub.add_argument("--actor", default=config.DEFAULT_ACTOR, help="parametric | f5:CHECKPOINT")
-    dub.add_argument("--library", help="reference library (a Chroma folder) the director retrieves from")
-    dub.add_argument("--chroma-url", help="reference library on a `chroma run` server, http://HOST:PORT")
+    _director_options(dub)
 
     classify = commands.add_parser("classify", help="scene type of clips, one JSON line per clip",
                                    description="Classify clips as dialogue / monologue / narration. With "
@@ -88,9 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     classify.add_argument("--videos-root", help="folder the manifest's video paths are relative to")
     classify.add_argument("--out", help="write the JSON lines here (default: stdout); clips already in it (or in "
                           "FILE.partial, left by an interrupted run) are not done again")
-    classify.add_argument("--reasoner", default=config.DEFAULT_REASONER, help="rules | local:PATH | openai:URL")
-    classify.add_argument("--ground", action="store_true",
-                        help="tell a VLM reasoner the perception tools' facts with the question")
+    _reasoner_options(classify)
     classify.add_argument("--concurrency", type=int, default=1, help="clips classified at once (threads; default 1)")
     classify.add_argument("--timeout", type=float, help="openai: seconds one request to the server may take")
     classify.add_argument("--retries", type=int, help="openai: tries after the first on errors and timeouts")
@@ -155,12 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     ui.add_argument("--port", type=int, help="port (default: the first free one from 7860)")
     ui.add_argument("--auth", help="require a login, USER:PASS")
     ui.add_argument("--max-upload", default="200mb", help="largest upload accepted (default: 200mb)")
-    ui.add_argument("--reasoner", default=config.DEFAULT_REASONER, help="rules | local:PATH | openai:URL")
-    ui.add_argument("--ground", action="store_true",
-                        help="tell a VLM reasoner the perception tools' facts with the question")
-    ui.add_argument("--actor", default=config.DEFAULT_ACTOR, help="parametric | f5:CHECKPOINT")
-    ui.add_argument("--library", help="reference library (a Chroma folder) the director retrieves from")
-    ui.add_argument("--chroma-url", help="reference library on a `chroma run` server, http://HOST:PORT")
+    _director_options(ui)
 
     train = commands.add_parser("train", help="fine-tune the reasoner (TRL: sft, mpo, grpo; preference pairs)",
                                 description="Each sub-command runs cinedub.training.NAME with the given options "
