@@ -64,7 +64,10 @@ class ConvPositionEmbedding(nn.Module):
             x = layer(x)
             if keep is not None and isinstance(layer, nn.Conv1d):
                 x = x.masked_fill(~keep, 0.0)
-        return x.permute(0, 2, 1)  # b n d
+        # Contiguous again: a permuted (b, n, d) makes the residual stream that is added to it permuted
+        # too, and every later LayerNorm copy it and every residual add stride across it (~5% of a
+        # Base forward on CPU). F5's cfg_infer hides this by concatenating its two halves.
+        return x.permute(0, 2, 1).contiguous()  # b n d
 
 
 def precompute_freqs_cis(dim: int, end: int, theta: float = 10000.0) -> torch.Tensor:
