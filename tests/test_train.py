@@ -176,3 +176,70 @@ def test_grpo_three_steps_with_format_and_outcome_rewards(tmp_path):
     print("grpo logs", logs)
     assert trainer.state.global_step == 3 and all(math.isfinite(e["loss"]) for e in logs)
     assert any("rewards/format_reward/mean" in e for e in logs)
+
+
+def _first_token_probabilities(folder: Path, dataset) -> dict[str, float]:
+    """The policy's probability of answering "A" / "C" as its first token for the dataset's first prompt."""
+    import torch
+
+    from cinedub.training.models import load_model_and_processor
+
+    model, processor = load_model_and_processor(str(folder), dtype="float32")
+    row = dataset[0]
+    text = processor.apply_chat_template(row["prompt"], add_generation_prompt=True, tokenize=False)
+    batch = processor(text=[text], images=row["images"], return_tensors="pt")
+    with torch.no_grad():
+        probabilities = model.eval()(**batch).logits[0, -1].softmax(-1)
+    encode = processor.tokenizer.encode
+    return {letter: float(probabilities[encode(letter, add_special_tokens=False)[0]]) for letter in "AC"}
+
+
+@pytest.mark.train
+def test_grpo_outcome_reward_moves_the_policy_toward_the_label(tmp_path):
+    """GRPO's loss is ~0 on-policy by construction, so its learning shows in the policy instead. A tiny
+    model is first fine-tuned to answer one clip "A" (dialogue) or "C" (narration) about equally (the
+    parser reads a bare letter; a random model never writes one); GRPO with the label narration then has
+    to move probability from A to C, through the outcome reward alone. Measured: p(C) / p(A) went from 0.92
+    to 18.6 (this test's seed 0; 7.6 and 32.5 with seeds 1 and 2)."""
+    from cinedub.training.data import build_dataset
+    from cinedub.training.grpo import main as grpo
+    from cinedub.training.sft import main as sft
+
+    question = "What is the voice-over category? A. dialogue B. monologue C. narration"
+    warm, labelled = tmp_path / "warm.jsonl", tmp_path / "grpo.jsonl"
+    warm.write_text("".join(json.dumps({"id": f"w{i}", "video": "clip.mp4", "question": question,
+                                        "answer": "AC"[i % 2]}) + "\n" for i in range(8)))  # fmt: skip
+    labelled.write_text("".join(json.dumps({"id": f"g{i}", "video": "clip.mp4", "question": question,
+                                            "conclusion": "<CONCLUSION> C </CONCLUSION>"}) + "\n" for i in range(8)))  # fmt: skip
+    common = ["--generated_frames", "--num_frames", "2", "--max_side", "56", "--per_device_train_batch_size", "8",
+              "--lr_scheduler_type", "constant", "--logging_steps", "1", "--report_to", "none", "--seed", "0",
+              "--save_strategy", "no"]  # fmt: skip
+    sft(["--dataset", str(warm), *common, "--max_steps", "12", "--learning_rate", "1e-2",
+         "--output_dir", str(tmp_path / "sft")])  # fmt: skip
+    dataset = build_dataset(labelled, "grpo", num_frames=2, max_side=56, generated=True, limit=1)
+    before = _first_token_probabilities(tmp_path / "sft", dataset)
+    trainer = grpo(["--dataset", str(labelled), *common, "--model_name_or_path", str(tmp_path / "sft"),
+                    "--max_steps", "10", "--num_generations", "8", "--max_completion_length", "4",
+                    "--learning_rate", "3e-3", "--output_dir", str(tmp_path / "grpo")])  # fmt: skip
+    after = _first_token_probabilities(tmp_path / "grpo", dataset)
+    rewards = [round(e["rewards/outcome_reward/mean"], 3) for e in trainer.state.log_history if "rewards/outcome_reward/mean" in e]
+    print("p(A), p(C) before", before, "after", after, "outcome reward per step", rewards)
+    assert 0.5 < before["C"] / before["A"] < 2.0  # the warm start is undecided
+    assert after["C"] > before["C"] and after["C"] / after["A"] > 3 * before["C"] / before["A"]
+
+
+@pytest.mark.train
+@needs_sample
+def test_sft_on_a_tiny_qwen3_vl_learns_and_saves(tmp_path):
+    """The same script on Qwen3-VL (16-px patches, deepstack): LoRA on its language model, frames as images."""
+    from cinedub.training.models import save_tiny_qwen3_vl
+    from cinedub.training.sft import main as sft
+
+    model = save_tiny_qwen3_vl(tmp_path / "qwen3-vl")
+    trainer = sft(["--dataset", str(COT_SAMPLE), *COMMON, "--model_name_or_path", str(model),
+                   "--output_dir", str(tmp_path / "sft"), "--save_strategy", "no"])  # fmt: skip
+    losses = _losses(trainer)
+    print("qwen3-vl sft losses", losses)
+    assert trainer.model.base_model.model.config.model_type == "qwen3_vl"
+    assert len(losses) == 3 and all(math.isfinite(x) for x in losses) and losses[-1] < losses[0]
+    assert (tmp_path / "sft" / "adapter_model.safetensors").is_file()

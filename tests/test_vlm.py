@@ -314,29 +314,10 @@ def test_the_tiny_model_answers_gibberish_and_the_director_falls_back(tiny_vlm_d
 
 def test_a_tiny_qwen3_vl_watches_the_clip_through_local(tmp_path, carphone_clip):
     """Qwen3-VL's patches are 16 px: its processor resizes the 28-px-multiple frames itself."""
-    from transformers import Qwen3VLConfig, Qwen3VLForConditionalGeneration, Qwen3VLProcessor
-    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
-    from transformers.models.qwen3_vl.video_processing_qwen3_vl import Qwen3VLVideoProcessor
-
     from cinedub.agents.local_model import TransformersChat
-    from cinedub.training.models import QWEN_VL_CHAT_TEMPLATE, qwen_tokenizer
+    from cinedub.training.models import save_tiny_qwen3_vl
 
-    tok = qwen_tokenizer()
-    ids = {name: tok.convert_tokens_to_ids(f"<|{name}|>") for name in ("image_pad", "video_pad", "vision_start", "vision_end")}
-    rope = {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [2, 3, 3], "mrope_interleaved": True}
-    config = Qwen3VLConfig(
-        text_config=dict(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, head_dim=16, rope_scaling=rope,
-                         rope_parameters=rope, tie_word_embeddings=True, eos_token_id=tok.convert_tokens_to_ids("<|im_end|>")),
-        vision_config=dict(depth=1, hidden_size=32, intermediate_size=64, num_heads=2, out_hidden_size=64, patch_size=16,
-                           spatial_merge_size=2, temporal_patch_size=2, deepstack_visual_indexes=[0], num_position_embeddings=64),
-        image_token_id=ids["image_pad"], video_token_id=ids["video_pad"], vision_start_token_id=ids["vision_start"],
-        vision_end_token_id=ids["vision_end"], tie_word_embeddings=True)  # fmt: skip
-    Qwen3VLForConditionalGeneration(config).save_pretrained(tmp_path)
-    Qwen3VLProcessor(image_processor=Qwen2VLImageProcessorPil(min_pixels=32 * 32, max_pixels=64 * 64, patch_size=16),
-                     tokenizer=tok, chat_template=QWEN_VL_CHAT_TEMPLATE,
-                     video_processor=Qwen3VLVideoProcessor(size={"shortest_edge": 4 * 32 * 32, "longest_edge": 448 * 448},
-                                                           patch_size=16)).save_pretrained(tmp_path)  # fmt: skip
+    save_tiny_qwen3_vl(tmp_path)
     chat = TransformersChat(tmp_path)
     video = sample_frames(carphone_clip)
     assert chat.model_type == "qwen3_vl" and not chat._sized_for_model(video)

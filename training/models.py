@@ -220,6 +220,36 @@ def save_tiny_vlm(folder: str | Path, *, head_size: int = 16, seed: int = 0) -> 
     return folder
 
 
+def save_tiny_qwen3_vl(folder: str | Path, *, seed: int = 0) -> Path:
+    """A tiny Qwen3-VL checkpoint folder (random weights, the real tokenizer; 16-px patches, deepstack on its
+    one vision block) for `local:FOLDER` and `--model_name_or_path FOLDER`."""
+    import torch
+    from transformers import Qwen3VLConfig, Qwen3VLForConditionalGeneration, Qwen3VLProcessor
+    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
+    from transformers.models.qwen3_vl.video_processing_qwen3_vl import Qwen3VLVideoProcessor
+
+    tok = qwen_tokenizer()
+    ids = {name: tok.convert_tokens_to_ids(f"<|{name}|>") for name in ("image_pad", "video_pad", "vision_start", "vision_end")}
+    rope = {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [2, 3, 3], "mrope_interleaved": True}
+    config = Qwen3VLConfig(
+        text_config=dict(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, head_dim=16, rope_scaling=rope,
+                         rope_parameters=rope, tie_word_embeddings=True, eos_token_id=tok.convert_tokens_to_ids("<|im_end|>")),
+        vision_config=dict(depth=1, hidden_size=32, intermediate_size=64, num_heads=2, out_hidden_size=64, patch_size=16,
+                           spatial_merge_size=2, temporal_patch_size=2, deepstack_visual_indexes=[0], num_position_embeddings=64),
+        image_token_id=ids["image_pad"], video_token_id=ids["video_pad"], vision_start_token_id=ids["vision_start"],
+        vision_end_token_id=ids["vision_end"], tie_word_embeddings=True)  # fmt: skip
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(seed)
+    Qwen3VLForConditionalGeneration(config).save_pretrained(folder)
+    Qwen3VLProcessor(image_processor=Qwen2VLImageProcessorPil(min_pixels=32 * 32, max_pixels=64 * 64, patch_size=16),
+                     tokenizer=tok, chat_template=QWEN_VL_CHAT_TEMPLATE,
+                     video_processor=Qwen3VLVideoProcessor(size={"shortest_edge": 4 * 32 * 32, "longest_edge": 448 * 448},
+                                                           patch_size=16)).save_pretrained(folder)  # fmt: skip
+    return folder
+
+
 def load_model_and_processor(name: str, dtype: str = "auto", seed: int = 0):
     """`tiny-qwen2.5-vl` (built in-process) or a local Qwen2.5-VL / Qwen3-VL / InternVL checkpoint."""
     if name == TINY:
