@@ -124,3 +124,31 @@ def test_cli_trains_and_resumes(tmp_path):
     assert tuned.controlnet is not None
     for key, value in base.transformer.state_dict().items():
         assert torch.equal(tuned.transformer.state_dict()[key], value), key  # frozen
+
+
+def test_two_processes_train_each_stage_with_reduced_gradients(tmp_path):
+    """Data-parallel training (torchrun's two CPU processes, gloo; accelerate's multi-GPU launch runs the
+    same code): every loss term goes through the DDP-wrapped objective, replicas stay equal (the run checks
+    it before saving, and DDP itself refuses a parameter left out of the reduction), one process saves."""
+    import subprocess
+    import sys
+
+    if not (LIBRIVOX / f"{CLIP}.wav").is_file():
+        pytest.skip("needs pocketsphinx-testdata")
+    manifest = tmp_path / "train.jsonl"
+    rows = [(CLIP, TEXT, "neutral"), ("sense_and_sensibility_01_austen_64kb-0930",
+            "unless to be rather cold hearted and rather selfish is to be ill disposed", "happy")]  # fmt: skip
+    manifest.write_text("".join(json.dumps({"audio": str(LIBRIVOX / f"{a}.wav"), "text": t, "emotion": e}) + "\n"
+                                for a, t, e in rows))  # fmt: skip
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                "-m", "cinedub.training.actor", str(manifest), "--batch-size", "2", "--max-frames", "120"]  # fmt: skip
+    stages = [("1", []), ("2", ["--init", str(tmp_path / "1" / "last.safetensors"), "--control-blocks", "2"]),
+              ("classifier", ["--init", str(tmp_path / "2" / "last.safetensors")])]  # fmt: skip
+    for stage, extra in stages:
+        run = subprocess.run([*torchrun, "--stage", stage, "--out", str(tmp_path / stage), "--steps", "2", *extra],
+                             capture_output=True, text=True, timeout=300)  # fmt: skip
+        assert run.returncode == 0, run.stderr[-3000:]
+        lines = [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{")]
+        assert lines[0]["step"] == 1 and lines[0]["processes"] == 2, lines
+        assert [line for line in lines if "final_loss" in line] == [lines[-1]]  # one summary, from the main process
+        assert (tmp_path / stage / "last.safetensors").is_file()

@@ -7,7 +7,8 @@ classifier: the emotion classifier alone.
 ProDubber's augmentation (pitch shift in mel bins, time stretch) is applied to the training mels.
 Checkpoints are safetensors (`last.safetensors`, `step_N.safetensors`); the optimizer state is a weights-only
 `optimizer.pt`; a run restarted with the same --out resumes. accelerate spreads it over several GPUs
-(`accelerate launch -m cinedub.training.actor ...`).
+(`accelerate launch --multi_gpu -m cinedub.training.actor ...`; on CPU processes:
+`torchrun --nproc_per_node 2 -m cinedub.training.actor ...`, as the tests run it).
 
 Manifest: JSONL, one row per utterance: {"audio": path (relative to the manifest), "text": str,
 "emotion"?, "intensity"?, "scene_type"?, "gender"?, "age"? | "age_group"?, "visual"?: .npy (T, f), "visual_fps"?}.
@@ -148,32 +149,44 @@ def trainable_parameters(model, stage: str) -> list[torch.nn.Parameter]:
     return [p for p in model.parameters() if p.requires_grad]
 
 
-def step_loss(model, batch: dict, stage: str, *, wrapped=None) -> tuple[torch.Tensor, dict[str, float]]:
-    """The stage's loss; `wrapped` is the accelerate/DDP wrapper of `model` (the flow goes through it)."""
-    from cinedub.speech.f5.cfm import lens_to_mask
-    from cinedub.speech.f5.controlnet import Conditions
-    from cinedub.speech.f5.duration import duration_loss
-    from cinedub.speech.f5.guidance import classifier_loss
+class StageObjective(torch.nn.Module):
+    """The stage's loss as a module, so that a DDP / accelerate wrapper around it sees every loss term: the
+    duration head and the emotion classifier are used outside the CFM's forward, and DDP only reduces the
+    gradients of what ran inside the forward it wrapped."""
 
-    mel, lens, text = batch["mel"], batch["lens"], batch["text"]
-    parts: dict[str, torch.Tensor] = {}
-    if stage in ("1", "2"):
-        conditions = None
-        if stage == "2":
-            if model.controlnet is None:
-                raise CinedubError("stage 2 needs a model with a ControlNet (--control-blocks N)")
-            conditions = Conditions(labels=batch["labels"], intensity=batch["intensity"], visual=batch.get("visual"))
-        parts["flow"], _, _ = (wrapped or model)(mel, text, lens=lens, conditions=conditions)
-    if stage == "1" and model.duration_head is not None:
-        parts["duration"] = 0.1 * duration_loss(model.duration_head(text), lens)
-    labelled = batch["emotion"] >= 0
-    if stage in ("2", "classifier") and model.emotion_classifier is not None and bool(labelled.any()):
-        mask = lens_to_mask(lens, mel.shape[1])
-        parts["emotion"] = classifier_loss(model.emotion_classifier, mel[labelled], batch["emotion"][labelled],
-                                           mask[labelled])  # fmt: skip
-    if not parts:
-        raise CinedubError(f"nothing to train in stage {stage} (no emotion labels in the manifest?)")
-    return sum(parts.values()), {k: float(v.detach()) for k, v in parts.items()}
+    def __init__(self, model, stage: str):
+        super().__init__()
+        self.model, self.stage = model, stage
+
+    def forward(self, batch: dict) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """(total loss, {term: detached loss}) for one batch."""
+        from cinedub.speech.f5.cfm import lens_to_mask
+        from cinedub.speech.f5.controlnet import Conditions
+        from cinedub.speech.f5.duration import duration_loss
+        from cinedub.speech.f5.guidance import classifier_loss
+
+        model, stage = self.model, self.stage
+        mel, lens, text = batch["mel"], batch["lens"], batch["text"]
+        parts: dict[str, torch.Tensor] = {}
+        if stage in ("1", "2"):
+            conditions = None
+            if stage == "2":
+                if model.controlnet is None:
+                    raise CinedubError("stage 2 needs a model with a ControlNet (--control-blocks N)")
+                conditions = Conditions(labels=batch["labels"], intensity=batch["intensity"], visual=batch.get("visual"))
+            parts["flow"], _, _ = model(mel, text, lens=lens, conditions=conditions)
+        if stage == "1" and model.duration_head is not None:
+            # the prompt branch learns from the utterance's own mel (its masked mean: the voice and pace, not the length)
+            prompt_mask = lens_to_mask(lens, mel.shape[1])
+            parts["duration"] = 0.1 * duration_loss(model.duration_head(text, mel, prompt_mask=prompt_mask), lens)
+        labelled = batch["emotion"] >= 0
+        if stage in ("2", "classifier") and model.emotion_classifier is not None and bool(labelled.any()):
+            mask = lens_to_mask(lens, mel.shape[1])
+            parts["emotion"] = classifier_loss(model.emotion_classifier, mel[labelled], batch["emotion"][labelled],
+                                               mask[labelled])  # fmt: skip
+        if not parts:
+            raise CinedubError(f"nothing to train in stage {stage} (no emotion labels in the manifest?)")
+        return sum(parts.values()), {k: v.detach() for k, v in parts.items()}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -227,20 +240,23 @@ def train(args: argparse.Namespace, *, log=print) -> dict:
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + step + 1) / max(1, args.warmup)))
     data = ManifestDataset(rows, model, augment=args.augment, max_frames=args.max_frames, seed=args.seed + step)
     loader = DataLoader(data, batch_size=args.batch_size, shuffle=True, collate_fn=collate, drop_last=False)
+    objective = StageObjective(model, args.stage)
     accelerator = None
     try:
-        from accelerate import Accelerator
+        from accelerate import Accelerator, DistributedDataParallelKwargs
 
-        accelerator = Accelerator(cpu=not torch.cuda.is_available())
-        model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
+        # stage 2's visual and reference encoders sit idle for rows without those conditions
+        ddp = DistributedDataParallelKwargs(find_unused_parameters=args.stage == "2")
+        accelerator = Accelerator(cpu=not torch.cuda.is_available(), kwargs_handlers=[ddp])
+        objective, optimizer, loader = accelerator.prepare(objective, optimizer, loader)
     except ImportError:
         pass
-    core = accelerator.unwrap_model(model) if accelerator else model
+    main_process = accelerator is None or accelerator.is_main_process
     losses: list[float] = []
     started = time.perf_counter()
     while step < args.steps:
         for batch in loader:
-            loss, parts = step_loss(core, batch, args.stage, wrapped=model)
+            loss, parts = objective(batch)
             optimizer.zero_grad(set_to_none=True)
             accelerator.backward(loss) if accelerator else loss.backward()
             if args.max_grad_norm:
@@ -248,14 +264,30 @@ def train(args: argparse.Namespace, *, log=print) -> dict:
             optimizer.step(), schedule.step()
             step += 1
             losses.append(float(loss.detach()))
-            if step % 50 == 0 or step == 1:
-                log(json.dumps({"step": step, "loss": round(losses[-1], 4), **{k: round(v, 4) for k, v in parts.items()},
+            if main_process and (step % 50 == 0 or step == 1):
+                log(json.dumps({"step": step, "loss": round(losses[-1], 4), **{k: round(float(v), 4) for k, v in parts.items()},
+                                "processes": accelerator.num_processes if accelerator else 1,
                                 "s": round(time.perf_counter() - started, 1)}))  # fmt: skip
             if step % args.save_every == 0 or step >= args.steps:
-                save(core, optimizer, out, step, args, save_checkpoint)
+                check_replicas(model, params, accelerator)
+                if main_process:
+                    save(model, optimizer, out, step, args, save_checkpoint)
+                if accelerator is not None:
+                    accelerator.wait_for_everyone()  # nobody reads a checkpoint before it is written
             if step >= args.steps:
                 break
-    return {"step": step, "losses": losses, "checkpoint": str(last)}
+    return {"step": step, "losses": losses, "checkpoint": str(last), "main_process": main_process}
+
+
+def check_replicas(model, params: list[torch.nn.Parameter], accelerator) -> None:
+    """With several processes, every replica must hold the same weights (each steps its own optimizer on
+    all-reduced gradients); a parameter that escaped the reduction shows up here, before it is saved."""
+    if accelerator is None or accelerator.num_processes == 1:
+        return
+    fingerprint = torch.stack([p.detach().double().sum() for p in params]).to(accelerator.device)  # (P,)
+    replicas = accelerator.gather(fingerprint[None])  # (processes, P)
+    if not torch.allclose(replicas, replicas[:1].expand_as(replicas), rtol=1e-6, atol=1e-9):
+        raise CinedubError("the training processes' weights diverged (a parameter's gradient was not all-reduced)")
 
 
 def save(model, optimizer, out: Path, step: int, args: argparse.Namespace, save_checkpoint) -> None:
@@ -276,8 +308,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CinedubError as err:
         print(f"cinedub: {err}", file=sys.stderr)
         return err.exit_code
-    print(json.dumps({"step": result["step"], "final_loss": result["losses"][-1] if result["losses"] else math.nan,
-                      "checkpoint": result["checkpoint"]}))  # fmt: skip
+    if result["main_process"]:  # one summary, not one per process
+        print(json.dumps({"step": result["step"], "final_loss": result["losses"][-1] if result["losses"] else math.nan,
+                          "checkpoint": result["checkpoint"]}))  # fmt: skip
     return 0
 
 
