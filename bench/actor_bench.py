@@ -2,8 +2,10 @@
 
 Prints one JSON object: per config (tiny; F5 v1 Base: dim 1024, depth 22, heads 16, random weights) the
 forward time (CFG batch 2, as F5 samples), the full-sample time at 32 and 16 NFE, their ratios
-(f5-tts / cinedub: > 1 means cinedub is faster), RTF and peak memory. GPU: not measured here unless CUDA is
-present. Usage: python bench/actor_bench.py [--configs tiny,F5TTS_v1_Base] [--seconds 5] [--repeats 3]
+(f5-tts / cinedub: > 1 means cinedub is faster), RTF and peak memory. On a GPU (--device cuda, the default
+when CUDA is present) both run in bf16 and the peak is the GPU's.
+Usage: python bench/actor_bench.py [--configs tiny,F5TTS_v1_Base] [--seconds 5] [--repeats 3] [--nfe 32,16]
+                                   [--device auto|cpu|cuda] [--dtype auto|float32|bfloat16]
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ def reference(dims):
     return F5CFM(transformer=dit).eval()
 
 
-def bench(name: str, seconds: float, repeats: int, nfes: list[int]) -> dict:
+def bench(name: str, seconds: float, repeats: int, nfes: list[int], device: str, dtype: torch.dtype) -> dict:
     dims = CONFIGS[name].replace(duration_head=False, emotion_classes=0)
     torch.manual_seed(0)
     try:
@@ -46,6 +48,9 @@ def bench(name: str, seconds: float, repeats: int, nfes: list[int]) -> dict:
     ours = CFM(dims=dims).eval()
     if theirs is not None:
         ours.load_state_dict(theirs.state_dict(), strict=False)
+        theirs.to(device=device, dtype=dtype)
+    ours.to(device=device, dtype=dtype)
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
     prompt = int(2.0 * SAMPLE_RATE / HOP_LENGTH)
     gen = int(seconds * SAMPLE_RATE / HOP_LENGTH)
     total = prompt + gen
@@ -53,19 +58,27 @@ def bench(name: str, seconds: float, repeats: int, nfes: list[int]) -> dict:
     cond, text = torch.randn(1, prompt, 100, generator=g), torch.randint(0, min(255, dims.text_num_embeds), (1, 120), generator=g)
     x, t = torch.randn(1, total, 100, generator=g), torch.tensor([0.5])
     condp = torch.nn.functional.pad(cond, (0, 0, 0, gen))
+    cond, text, x, t, condp = (v.to(device=device, dtype=dtype if v.is_floating_point() else v.dtype)
+                               for v in (cond, text, x, t, condp))  # fmt: skip
+    if device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
     result: dict = {"frames": total, "generated_seconds": seconds, "params_m": round(sum(p.numel() for p in ours.transformer.parameters()) / 1e6, 1)}
     with torch.no_grad():
         result["forward_cfg_s"] = {"cinedub": timed(lambda: ours.transformer(
             x.repeat(2, 1, 1), condp.repeat(2, 1, 1), text.repeat(2, 1), t.repeat(2),
-            drop_audio_cond=torch.tensor([False, True]), drop_text=torch.tensor([False, True])), repeats)}  # fmt: skip
+            drop_audio_cond=torch.tensor([False, True]), drop_text=torch.tensor([False, True])), repeats, sync=sync)}  # fmt: skip
         if theirs is not None:
-            result["forward_cfg_s"]["f5_tts"] = timed(lambda: theirs.transformer(x, condp, text, t, cfg_infer=True), repeats)
+            result["forward_cfg_s"]["f5_tts"] = timed(lambda: theirs.transformer(x, condp, text, t, cfg_infer=True),
+                                                      repeats, sync=sync)  # fmt: skip
     for nfe in nfes:
         key = f"sample_{nfe}nfe_s"
         kw = dict(steps=nfe, cfg_strength=2.0, sway_sampling_coef=-1.0, seed=0)
-        result[key] = {"cinedub": timed(lambda: ours.sample(cond, text, total, keep_trajectory=False, **kw), 1)}
+        result[key] = {"cinedub": timed(lambda: ours.sample(cond, text, total, keep_trajectory=False, **kw), 1, sync=sync)}
         if theirs is not None:
-            result[key]["f5_tts"] = timed(lambda: theirs.sample(cond, text, total, **kw), 1)
+            try:
+                result[key]["f5_tts"] = timed(lambda: theirs.sample(cond, text, total, **kw), 1, sync=sync)
+            except AssertionError as err:  # torchdiffeq refuses f5's bf16 time grid (steps that round together)
+                result[key]["f5_tts_error"] = f"{err} (f5-tts samples in {str(dtype).removeprefix('torch.')})"
         result[f"rtf_{nfe}nfe_cinedub"] = round(result[key]["cinedub"] / seconds, 3)
     for key, value in list(result.items()):
         if isinstance(value, dict) and "f5_tts" in value:
@@ -77,6 +90,8 @@ def bench(name: str, seconds: float, repeats: int, nfes: list[int]) -> dict:
     if theirs is None:
         result["f5_tts"] = f"not installed ({missing})"
     result["peak_rss_mb_so_far"] = round(peak_rss_mb(), 1)
+    if device == "cuda":
+        result["peak_gpu_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
     return result
 
 
@@ -86,13 +101,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=5.0, help="seconds of speech generated after a 2 s prompt")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--nfe", default="32,16")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    parser.add_argument("--dtype", choices=("auto", "float32", "bfloat16"), default="auto", help="auto: bf16 on CUDA")
     args = parser.parse_args(argv)
-    out = {"device": "cpu", "threads": torch.get_num_threads(), "torch": torch.__version__, "cpu": platform.processor() or platform.machine(),
-           "gpu": "not measured: no CUDA device on this machine" if not torch.cuda.is_available() else "CUDA present but not benchmarked by this script",
+    device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
+    dtype = getattr(torch, args.dtype) if args.dtype != "auto" else (torch.bfloat16 if device == "cuda" else torch.float32)
+    out = {"device": device, "dtype": str(dtype).removeprefix("torch."), "threads": torch.get_num_threads(),
+           "torch": torch.__version__, "cpu": platform.processor() or platform.machine(),
+           "gpu": torch.cuda.get_device_name() if device == "cuda" else "not measured: " + (
+               "run with --device cuda" if torch.cuda.is_available() else "no CUDA device on this machine"),
            "note": "cinedub's sample flushes denormals to zero (a CPU speed-up of its own); forwards are timed without it for both",
            "configs": {}}  # fmt: skip
     for name in args.configs.split(","):
-        out["configs"][name] = bench(name, args.seconds, args.repeats, [int(n) for n in args.nfe.split(",")])
+        out["configs"][name] = bench(name, args.seconds, args.repeats, [int(n) for n in args.nfe.split(",")], device, dtype)
         print(json.dumps({name: out["configs"][name]}), file=sys.stderr)
     print(json.dumps(out, indent=1))
     return 0

@@ -110,6 +110,23 @@ def test_schedules():
     assert float(swayed[16]) < 0.5  # sway < 0 spends more steps early
 
 
+def test_a_bf16_model_still_takes_every_distinct_step():
+    """Sway sampling computed in bf16 makes two steps of the time grid equal (a zero-length Euler step: a
+    wasted forward; f5-tts's own bf16 sample stops there, in torchdiffeq); the sampler computes its grid in
+    float32 and gives the model each time in the model's dtype."""
+    assert len(torch.unique(timesteps(32, sway=-1.0, dtype=torch.bfloat16))) < 33  # the problem
+    grid = timesteps(32, sway=-1.0)
+    m = load_model("tiny").eval().to(torch.bfloat16)
+    seen = []
+    forward = m.transformer.forward
+    m.transformer.forward = lambda x, cond, text, time, **kw: (seen.append(float(time)), forward(x, cond, text, time, **kw))[1]
+    cond, text = torch.randn(1, 20, 100), torch.randint(0, 200, (1, 30))
+    with torch.no_grad():
+        out, _ = m.sample(cond, text, 60, steps=32, sway_sampling_coef=-1.0, cfg_strength=2.0, keep_trajectory=False)
+    assert out.dtype == torch.bfloat16 and len(seen) == 32
+    assert seen == [float(t) for t in grid[:-1].to(torch.bfloat16)] and len(set(seen)) == 32  # 32 distinct steps
+
+
 def test_cinedub_checkpoint_roundtrip(tmp_path, control_model):
     control_model.vocab_char_map = {" ": 0, "a": 1}
     path = save_checkpoint(control_model, tmp_path / "actor.safetensors", extra={"step": "12"})

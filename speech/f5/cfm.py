@@ -233,11 +233,12 @@ class CFM(nn.Module):
                 torch.manual_seed(seed)
             noise.append(torch.randn(int(dur), self.num_channels, device=device, dtype=step_cond.dtype))
         y = pad_sequence(noise, padding_value=0, batch_first=True)  # b n mel
-        grid = timesteps(steps, use_epss=use_epss, sway=sway_sampling_coef, device=device, dtype=step_cond.dtype)
+        # the time grid is computed in float32: sway sampling in bf16 makes two of its steps equal
+        grid = timesteps(steps, use_epss=use_epss, sway=sway_sampling_coef, device=device, dtype=torch.float32)
         trajectory = [y] if keep_trajectory else []
         with flush_denormals():
             for t0, t1 in zip(grid[:-1], grid[1:]):  # explicit Euler
-                y = y + (t1 - t0) * fn(t0, y)
+                y = y + (t1 - t0).to(y.dtype) * fn(t0.to(y.dtype), y)
                 if keep_trajectory:
                     trajectory.append(y)
         out = torch.where(cond_mask, cond, y)
