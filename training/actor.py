@@ -269,7 +269,7 @@ def train(args: argparse.Namespace, *, log=print) -> dict:
                                 "processes": accelerator.num_processes if accelerator else 1,
                                 "s": round(time.perf_counter() - started, 1)}))  # fmt: skip
             if step % args.save_every == 0 or step >= args.steps:
-                check_replicas(model, params, accelerator)
+                check_replicas(params, accelerator)
                 if main_process:
                     save(model, optimizer, out, step, args, save_checkpoint)
                 if accelerator is not None:
@@ -279,7 +279,7 @@ def train(args: argparse.Namespace, *, log=print) -> dict:
     return {"step": step, "losses": losses, "checkpoint": str(last), "main_process": main_process}
 
 
-def check_replicas(model, params: list[torch.nn.Parameter], accelerator) -> None:
+def check_replicas(params: list[torch.nn.Parameter], accelerator) -> None:
     """With several processes, every replica must hold the same weights (each steps its own optimizer on
     all-reduced gradients); a parameter that escaped the reduction shows up here, before it is saved."""
     if accelerator is None or accelerator.num_processes == 1:
