@@ -390,3 +390,20 @@ def test_describe_with_needs_a_vlm(tmp_path):
     assert result.returncode == 0, result.stderr
     result = run_cinedub("library", "build", tmp_path, "--db", tmp_path / "db", "--describe-with", "rules")
     assert result.returncode == 2 and result.stderr.count("\n") == 1 and "needs a vision-language model" in result.stderr
+
+
+def test_a_library_built_with_a_narrower_search_is_widened(tmp_path):
+    """ef_search is a search-time setting: a library whose collections were made with a smaller one (an
+    older cinedub, Chroma's default 100) searches with the library's width from its next load on."""
+    import chromadb
+    from chromadb.config import Settings
+
+    from cinedub.retrieval.store import COLLECTION_PREFIX, HNSW_EF_SEARCH, Store, connect
+
+    old = chromadb.PersistentClient(path=str(tmp_path), settings=Settings(anonymized_telemetry=False))
+    old.create_collection(COLLECTION_PREFIX + "audio", embedding_function=None,
+                          configuration={"hnsw": {"space": "cosine", "ef_search": 100}})  # fmt: skip
+    store = Store(client=connect(tmp_path, None), location=str(tmp_path), db=tmp_path)
+    assert store.collection("audio").configuration["hnsw"]["ef_search"] == HNSW_EF_SEARCH
+    store.reopen()
+    assert store.collection("audio").configuration["hnsw"]["ef_search"] == HNSW_EF_SEARCH
