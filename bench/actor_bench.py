@@ -1,11 +1,12 @@
 """Speed of cinedub's F5 DiT against the f5-tts package's at the same config, on this CPU.
 
 Prints one JSON object: per config (tiny; F5 v1 Base: dim 1024, depth 22, heads 16, random weights) the
-forward time (CFG batch 2, as F5 samples), the full-sample time at 32 and 16 NFE, their ratios
-(f5-tts / cinedub: > 1 means cinedub is faster), RTF and peak memory. On a GPU (--device cuda, the default
+forward time (CFG batch 2, as F5 samples), the full-sample time at 32 and 16 NFE, their ratios (f5-tts /
+cinedub: > 1 means cinedub is faster; the two implementations' runs interleaved, so drift hits both), RTF
+and peak memory. On a GPU (--device cuda, the default
 when CUDA is present) both run in bf16 and the peak is the GPU's.
 Usage: python bench/actor_bench.py [--configs tiny,F5TTS_v1_Base] [--seconds 5] [--repeats 3] [--nfe 32,16]
-                                   [--device auto|cpu|cuda] [--dtype auto|float32|bfloat16]
+                                   [--sample-repeats 1] [--device auto|cpu|cuda] [--dtype auto|float32|bfloat16]
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import sys
 os.environ.setdefault("WANDB_MODE", "disabled")
 
 import torch  # noqa: E402
-from timing import peak_rss_mb, timed  # noqa: E402  (bench/timing.py)
+from timing import peak_rss_mb, timed_alternating  # noqa: E402  (bench/timing.py)
 
 from cinedub.speech.f5 import CONFIGS, HOP_LENGTH, SAMPLE_RATE  # noqa: E402
 from cinedub.speech.f5.cfm import CFM  # noqa: E402
@@ -38,7 +39,8 @@ def reference(dims):
     return F5CFM(transformer=dit).eval()
 
 
-def bench(name: str, seconds: float, repeats: int, nfes: list[int], device: str, dtype: torch.dtype) -> dict:
+def bench(name: str, seconds: float, repeats: int, sample_repeats: int, nfes: list[int], device: str,
+          dtype: torch.dtype) -> dict:
     dims = CONFIGS[name].replace(duration_head=False, emotion_classes=0)
     torch.manual_seed(0)
     try:
@@ -63,22 +65,25 @@ def bench(name: str, seconds: float, repeats: int, nfes: list[int], device: str,
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
     result: dict = {"frames": total, "generated_seconds": seconds, "params_m": round(sum(p.numel() for p in ours.transformer.parameters()) / 1e6, 1)}
+    forward = {"cinedub": lambda: ours.transformer(
+        x.repeat(2, 1, 1), condp.repeat(2, 1, 1), text.repeat(2, 1), t.repeat(2),
+        drop_audio_cond=torch.tensor([False, True]), drop_text=torch.tensor([False, True]))}  # fmt: skip
+    if theirs is not None:
+        forward["f5_tts"] = lambda: theirs.transformer(x, condp, text, t, cfg_infer=True)
     with torch.no_grad():
-        result["forward_cfg_s"] = {"cinedub": timed(lambda: ours.transformer(
-            x.repeat(2, 1, 1), condp.repeat(2, 1, 1), text.repeat(2, 1), t.repeat(2),
-            drop_audio_cond=torch.tensor([False, True]), drop_text=torch.tensor([False, True])), repeats, sync=sync)}  # fmt: skip
-        if theirs is not None:
-            result["forward_cfg_s"]["f5_tts"] = timed(lambda: theirs.transformer(x, condp, text, t, cfg_infer=True),
-                                                      repeats, sync=sync)  # fmt: skip
+        result["forward_cfg_s"] = timed_alternating(forward, repeats, sync=sync)
     for nfe in nfes:
         key = f"sample_{nfe}nfe_s"
         kw = dict(steps=nfe, cfg_strength=2.0, sway_sampling_coef=-1.0, seed=0)
-        result[key] = {"cinedub": timed(lambda: ours.sample(cond, text, total, keep_trajectory=False, **kw), 1, sync=sync)}
+        sample = {"cinedub": lambda: ours.sample(cond, text, total, keep_trajectory=False, **kw)}
         if theirs is not None:
-            try:
-                result[key]["f5_tts"] = timed(lambda: theirs.sample(cond, text, total, **kw), 1, sync=sync)
-            except AssertionError as err:  # torchdiffeq refuses f5's bf16 time grid (steps that round together)
-                result[key]["f5_tts_error"] = f"{err} (f5-tts samples in {str(dtype).removeprefix('torch.')})"
+            sample["f5_tts"] = lambda: theirs.sample(cond, text, total, **kw)
+        try:  # the forwards warmed both up; samples alternate too
+            result[key] = timed_alternating(sample, sample_repeats, warm_up=False, sync=sync)
+        except AssertionError as err:  # torchdiffeq refuses f5's bf16 time grid (two steps round together)
+            result[key] = {"cinedub": timed_alternating({"cinedub": sample["cinedub"]}, sample_repeats, warm_up=False,
+                                                        sync=sync)["cinedub"],
+                           "f5_tts_error": f"{err} (f5-tts samples in {str(dtype).removeprefix('torch.')})"}  # fmt: skip
         result[f"rtf_{nfe}nfe_cinedub"] = round(result[key]["cinedub"] / seconds, 3)
     low, high = min(nfes), max(nfes)
     if low < high and "f5_tts" in result[f"sample_{high}nfe_s"]:
@@ -104,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--configs", default="tiny,F5TTS_v1_Base")
     parser.add_argument("--seconds", type=float, default=5.0, help="seconds of speech generated after a 2 s prompt")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=3, help="forwards timed per implementation")
+    parser.add_argument("--sample-repeats", type=int, default=1, help="full samples timed per implementation")
     parser.add_argument("--nfe", default="32,16")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     parser.add_argument("--dtype", choices=("auto", "float32", "bfloat16"), default="auto", help="auto: bf16 on CUDA")
@@ -118,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
            "note": "cinedub's sample flushes denormals to zero (a CPU speed-up of its own); forwards are timed without it for both",
            "configs": {}}  # fmt: skip
     for name in args.configs.split(","):
-        out["configs"][name] = bench(name, args.seconds, args.repeats, [int(n) for n in args.nfe.split(",")], device, dtype)
+        out["configs"][name] = bench(name, args.seconds, args.repeats, args.sample_repeats, [int(n) for n in args.nfe.split(",")],
+                                     device, dtype)
         print(json.dumps({name: out["configs"][name]}), file=sys.stderr)
     print(json.dumps(out, indent=1))
     return 0
