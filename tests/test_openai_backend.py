@@ -24,9 +24,9 @@ from cinedub.agents.openai_model import OpenAIChat, parse_spec
 from cinedub.agents.reasoners import load_reasoner
 from cinedub.agents.vlm import ModelUnavailable, SampledVideo, VisionPrompt
 from cinedub.errors import CinedubError
+from cinedub.servers import free_port
 
 from .conftest import pyfeat, run_cinedub
-from .vllm_server import free_port
 
 MODEL = "stand-in-vlm"
 # What a model that follows the structured-output schema answers: four stages and the conclusion.

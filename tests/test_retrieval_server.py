@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from cinedub.retrieval import ReferenceLibrary
+from cinedub.servers import free_port, wait_until_answering
 from cinedub.types import Line
 
 from .conftest import run_cinedub
@@ -28,12 +26,6 @@ pytestmark = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def chroma_url(tmp_path):
     """A `chroma run` server on 127.0.0.1 (a free port), persisting under tmp_path; stopped afterwards."""
@@ -45,17 +37,8 @@ def chroma_url(tmp_path):
                                "--port", str(port)], stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=2) as reply:
-                    if reply.status == 200:
-                        break
-            except OSError:
-                pass
-            assert server.poll() is None, (tmp_path / "chroma.log").read_text()[-2000:]
-            assert time.monotonic() < deadline, "chroma run did not answer its heartbeat"
-            time.sleep(0.2)
+        wait_until_answering(server, f"{url}/api/v2/heartbeat", name="chroma run", log=tmp_path / "chroma.log",
+                             timeout_s=START_TIMEOUT_S, poll_s=0.2)  # fmt: skip
         yield url
     finally:
         server.terminate()

@@ -17,9 +17,10 @@ from cinedub.agents.frames import sample_frames
 from cinedub.agents.openai_model import OpenAIChat
 from cinedub.agents.vlm import VisionPrompt
 from cinedub.agents.vlm_reasoner import build_reason_prompt
+from cinedub.servers import ServerNotReady
 
 from .conftest import pyfeat, run_cinedub
-from .vllm_server import SERVED_NAME, VllmServerError, save_tiny_model, vllm_server
+from .vllm_server import SERVED_NAME, save_tiny_model, vllm_server
 
 pytestmark = pytest.mark.vllm
 
@@ -38,7 +39,7 @@ def vllm_url(tmp_path_factory):
     try:
         with vllm_server(model, folder / "server.log") as url:
             yield url
-    except VllmServerError as err:
+    except ServerNotReady as err:  # no vLLM venv, or the server did not come up
         pytest.fail(str(err), pytrace=False)
 
 

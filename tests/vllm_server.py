@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from cinedub.servers import ServerNotReady, free_port, wait_until_answering
 
 REPO = Path(__file__).resolve().parents[1]
 VLLM_PYTHON = REPO / ".venv-vllm" / "bin" / "python"
@@ -25,11 +23,10 @@ SERVED_NAME = "tiny-qwen2.5-vl"
 # Cold start on 2 shared cores: 60-90 s idle, several minutes while other work runs (measured 265 s
 # with compilation at load average 8); CINEDUB_VLLM_START_TIMEOUT overrides.
 START_TIMEOUT_S = float(os.environ.get("CINEDUB_VLLM_START_TIMEOUT", "420"))
-LOG_TAIL_CHARS = 6000
 
 
-class VllmServerError(RuntimeError):
-    """The server could not be set up or did not come up; the message carries its log's tail."""
+class VllmServerError(ServerNotReady):
+    """The vLLM venv is missing (ServerNotReady: the server did not come up, with its log's tail)."""
 
 
 def save_tiny_model(folder: Path) -> Path:
@@ -37,19 +34,6 @@ def save_tiny_model(folder: Path) -> Path:
     from cinedub.training.models import VLLM_CPU_MIN_HEAD_SIZE, save_tiny_vlm
 
     return save_tiny_vlm(folder, head_size=VLLM_CPU_MIN_HEAD_SIZE)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def log_tail(log: Path) -> str:
-    try:
-        return log.read_text(errors="replace")[-LOG_TAIL_CHARS:]
-    except OSError:
-        return "(no log)"
 
 
 def server_command(model: Path, port: int) -> list[str]:
@@ -76,19 +60,8 @@ def vllm_server(model: Path, log: Path) -> Iterator[str]:
         proc = subprocess.Popen(server_command(model, port), stdout=log_file, stderr=subprocess.STDOUT, env=env,
                                 start_new_session=True)  # fmt: skip
     try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            if proc.poll() is not None:
-                raise VllmServerError(f"vLLM exited with {proc.returncode} while starting; log tail:\n{log_tail(log)}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5) as reply:
-                    if reply.status == 200:
-                        break
-            except (urllib.error.URLError, OSError):
-                pass
-            if time.monotonic() > deadline:
-                raise VllmServerError(f"vLLM not healthy after {START_TIMEOUT_S:.0f} s; log tail:\n{log_tail(log)}")
-            time.sleep(2)
+        wait_until_answering(proc, f"http://127.0.0.1:{port}/health", name="vLLM", log=log,
+                             timeout_s=START_TIMEOUT_S, poll_s=2)  # fmt: skip
         yield f"http://127.0.0.1:{port}/v1"
     finally:
         _stop(proc)

@@ -5,26 +5,19 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from cinedub.servers import free_port, wait_until_answering
 
 CHROMIUM = os.environ.get("CINEDUB_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--autoplay-policy=no-user-gesture-required"]  # fmt: skip
 TAKE_TIMEOUT_MS = 240_000  # a take is ~10 s; the first pays for loading the voice, and CPUs may be shared
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextlib.contextmanager
@@ -38,17 +31,7 @@ def serve(home: Path, port: int | None = None, *extra: str, timeout: float = 120
                             stdout=log, stderr=subprocess.STDOUT, env=env)  # fmt: skip
     url = f"http://127.0.0.1:{port}/"
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"cinedub ui exited with {proc.returncode}: {Path(log.name).read_text()[-2000:]}")
-            try:
-                urllib.request.urlopen(url, timeout=2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"cinedub ui did not answer on {url} in {timeout} s") from None
-                time.sleep(0.5)
+        wait_until_answering(proc, url, name="cinedub ui", log=Path(log.name), timeout_s=timeout)
         yield url
     finally:
         proc.terminate()
