@@ -8,18 +8,9 @@ import time
 from collections.abc import Callable
 
 
-def timed(fn: Callable[[], object], repeats: int, *, sync: Callable[[], object] = lambda: None) -> float:
-    """Median seconds of `repeats` calls of `fn`, after one warm-up call; `sync` waits for a device's
-    queued work (torch.cuda.synchronize) so a GPU's time is not hidden by asynchronous launches."""
-    fn()
-    sync()
-    runs = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        sync()
-        runs.append(time.perf_counter() - start)
-    return statistics.median(runs)
+def timed(fn: Callable[[], object], repeats: int) -> float:
+    """Median seconds of `repeats` calls of `fn`, after one warm-up call."""
+    return timed_alternating({"fn": fn}, repeats)["fn"]
 
 
 def peak_rss_mb() -> float:
