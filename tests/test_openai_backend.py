@@ -190,12 +190,16 @@ def test_server_down_is_one_clear_line_after_the_retries():
     assert waits == [0.5, 1.0]  # exponential backoff
 
 
-def test_500_is_retried_then_unavailable():
-    with FakeServer("error500") as server:
-        chat = OpenAIChat(server.url, model="m", retries=3, sleep=_no_sleep)
-        with pytest.raises(ModelUnavailable, match=r"server error 500 after 4 tries \(engine crashed\)"):
+@pytest.mark.parametrize(("mode", "model", "message", "requests"), [
+    ("error500", "m", r"server error 500 after 4 tries \(engine crashed\)", 4),  # 5xx: retried
+    ("not_found", "nope", r"refused the request \(HTTP 404: The model `nope` does not exist.\)", 1),  # 4xx: not
+])  # fmt: skip
+def test_server_errors_are_retried_only_when_the_server_failed(mode, model, message, requests):
+    with FakeServer(mode) as server:
+        chat = OpenAIChat(server.url, model=model, retries=3, sleep=_no_sleep)
+        with pytest.raises(ModelUnavailable, match=message):
             chat.generate(_prompt(), max_new_tokens=8)
-    assert len(server.requests) == 4
+    assert len(server.requests) == requests
 
 
 def test_slow_server_times_out():
@@ -206,14 +210,6 @@ def test_slow_server_times_out():
             chat.generate(_prompt(), max_new_tokens=8)
         assert time.perf_counter() - start < 2.5  # did not wait for the server's 3 s
     assert len(server.requests) == 2
-
-
-def test_4xx_is_not_retried():
-    with FakeServer("not_found") as server:
-        chat = OpenAIChat(server.url, model="nope", retries=3, sleep=_no_sleep)
-        with pytest.raises(ModelUnavailable, match=r"refused the request \(HTTP 404: The model `nope` does not exist.\)"):
-            chat.generate(_prompt(), max_new_tokens=8)
-    assert len(server.requests) == 1
 
 
 # -- batch classification -----------------------------------------------------------------------
