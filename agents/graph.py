@@ -17,14 +17,14 @@ from langgraph.graph.state import CompiledStateGraph
 
 from cinedub.agents import nodes
 from cinedub.agents.context import DirectorContext
-from cinedub.agents.state import DirectorState
+from cinedub.agents.state import DirectorState, json_node
 
 
 def build_graph(checkpointer: BaseCheckpointSaver | None = None) -> CompiledStateGraph:
     builder = StateGraph(DirectorState, context_schema=DirectorContext)
     for node in (nodes.watch, nodes.reason, nodes.retrieve, nodes.direct, nodes.act, nodes.review,
                  nodes.export, nodes.wait_for_note, nodes.interpret):  # fmt: skip
-        builder.add_node(node.__name__, node)
+        builder.add_node(node.__name__, json_node(node))
     builder.add_edge(START, "watch")
     builder.add_edge("watch", "reason")
     builder.add_edge("reason", "retrieve")

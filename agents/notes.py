@@ -25,10 +25,21 @@ AMOUNTS: dict[str, float] = {
     "a tiny bit": 0.5, "a little bit": 0.5, "a little": 0.5, "a bit": 0.5, "slightly": 0.5, "a touch": 0.5,
     "much": 1.5, "a lot": 1.5, "way": 1.5, "far": 1.5, "lots": 1.5, "really": 1.5, "very": 1.5, "even": 1.0,
 }  # fmt: skip
+# Relative notes ("higher", "faster", "more", "louder") all follow one rule: each moves its control one
+# step (times the amount word) from where the last take left it, and stops at the control's bounds; the
+# director says so when a control is already there. Pace steps by a factor, the others add.
 INTENSITY_STEP = 0.2
 PACE_STEP = 1.15  # factor per step
 PITCH_STEP = 2.0  # semitones
 LOUDNESS_STEP = 3.0  # dB
+INTENSITY_RANGE = (0.0, 1.0)
+# (step, bounds, the step multiplies) per Direction field a relative note moves; bounds are Direction's.
+CONTROLS: dict[str, tuple[float, tuple[float, float], bool]] = {
+    "intensity": (INTENSITY_STEP, INTENSITY_RANGE, False),
+    "pace": (PACE_STEP, PACE_RANGE, True),
+    "pitch_shift": (PITCH_STEP, PITCH_RANGE, False),
+    "loudness": (LOUDNESS_STEP, LOUDNESS_RANGE, False),
+}
 # When a note switches to another emotion, it starts at least this strong.
 SWITCHED_EMOTION_INTENSITY = 0.6
 
@@ -60,7 +71,8 @@ _CLAUSE_SPLIT = re.compile(r"[,;.!?]+|\bbut\b|\band\b|\bthen\b")
 
 @dataclass
 class NoteResult:
-    """The direction after a note, what changed (in words), and the clauses not understood."""
+    """The direction after a note, what changed (in words), the clauses not understood, and why a clause
+    changed nothing (`remarks`); `refused` says why the whole note was not acted on (it contradicts itself)."""
 
     direction: Direction
     changes: list[str] = field(default_factory=list)
@@ -68,26 +80,34 @@ class NoteResult:
     retake: bool = False  # the note asks for a new take
     explanation: str = ""  # the model's reasoning about the note, when a model read it
     interpreter: str = "rules"  # who read the note: "rules", or the model's name
+    remarks: list[str] = field(default_factory=list)
+    refused: str = ""
 
     @property
     def understood(self) -> bool:
-        return not self.not_understood
+        return not self.not_understood and not self.refused
 
     @property
     def message(self) -> str:
+        """Never empty: what changed, or why nothing did."""
         parts = []
         if self.explanation:
             parts.append(self.explanation.rstrip(".") + ".")
+        if self.refused:
+            parts.append(self.refused)
         if self.changes:
             parts.append("Changed " + "; ".join(self.changes) + ".")
-        elif self.retake:
+        parts.extend(self.remarks)
+        if self.retake and not self.changes:
             parts.append("Nothing to change: another take with the same direction.")
         if self.not_understood:
             quoted = ", ".join(f'"{c}"' for c in self.not_understood)
             parts.append(
                 f"I did not understand {quoted}. Try: angrier, happier, sadder, calmer, more, a little less, "
-                "much faster, slower, higher, lower, louder, softer, neutral, like the first take."
+                "much faster, slower, higher, lower, louder, softer, neutral, not angry, like the first take."
             )
+        if not parts:
+            parts.append('The note asks for no change, so there is no new take (say "again" for one).')
         return " ".join(parts)
 
 
@@ -110,18 +130,54 @@ def _clip(value: float, low: float, high: float) -> float:
 _UNITS = {"pitch_shift": "{:+.1f} st", "loudness": "{:+.1f} dB", "pace": "{:.2f}x", "intensity": "{:.2f}"}
 
 
+def _show(name: str, value) -> str:
+    return _UNITS.get(name, "{}").format(value)
+
+
 def _describe(name: str, old, new) -> str:
-    fmt = _UNITS.get(name, "{}")
-    return f"{name.replace('_', ' ')} {fmt.format(old)} -> {fmt.format(new)}"
+    return f"{name.replace('_', ' ')} {_show(name, old)} -> {_show(name, new)}"
+
+
+def _moved(name: str, value: float, sign: int, amount: float) -> float:
+    """`value` of control `name` moved `sign * amount` steps, within its bounds (CONTROLS)."""
+    step, (low, high), factor = CONTROLS[name]
+    moved = value * step ** (sign * amount) if factor else value + sign * step * amount
+    return round(_clip(moved, low, high), 3)
+
+
+# Which control a clause's words move, and which way: (words, control, sign).
+_RELATIVE: tuple[tuple[tuple[str, ...], str, int], ...] = (
+    (FASTER_WORDS, "pace", 1), (SLOWER_WORDS, "pace", -1), (HIGHER_WORDS, "pitch_shift", 1),
+    (LOWER_WORDS, "pitch_shift", -1), (LOUDER_WORDS, "loudness", 1), (SOFTER_WORDS, "loudness", -1),
+)  # fmt: skip
 
 
 def interpret_note(note: str, direction: Direction, take_directions: list[Direction]) -> NoteResult:
-    """Apply `note` to `direction`. `take_directions[i]` is the direction of take i + 1."""
-    text = note.lower().strip()
-    not_understood: list[str] = []
-    current = direction.model_copy()
+    """Apply `note` to `direction`. `take_directions[i]` is the direction of take i + 1.
 
-    def set_field(name: str, value) -> None:
+    A negated clause ("not angry", "don't go faster") asks that something not be so: a negated emotion
+    the take has becomes neutral, anything else stays as it is (and the answer says so). A note that asks
+    for opposite things ("happier but sadder", "faster and slower") is refused as a whole.
+    """
+    text = note.lower().strip()
+    if not text:
+        return NoteResult(direction=direction, refused='The note is empty: say what to change, or "again".')
+    not_understood: list[str] = []
+    remarks: list[str] = []
+    current = direction.model_copy()
+    asked: dict[str, dict[object, str]] = {}  # control -> {value or direction asked: the clause asking}
+    negated: list[tuple[str, str]] = []  # (emotion, clause)
+
+    def ask(control: str, value: object, clause: str) -> None:
+        asked.setdefault(control, {}).setdefault(value, clause)
+
+    def move(name: str, sign: int, amount: float, clause: str) -> None:
+        ask(name, sign, clause)
+        value = _moved(name, getattr(current, name), sign, amount)
+        if value == getattr(current, name):
+            end = "highest" if sign > 0 else "lowest"
+            remarks.append(f'"{clause}": the {name.replace("_", " ")} is already at its {end} '
+                           f"({_show(name, value)}).")  # fmt: skip
         setattr(current, name, value)
 
     like = _LIKE_TAKE.search(text)
@@ -133,7 +189,7 @@ def interpret_note(note: str, direction: Direction, take_directions: list[Direct
         else:
             target = take_directions[index - 1 if index > 0 else index]
             for name in ("emotion", "intensity", "pace", "pitch_shift", "loudness"):
-                set_field(name, getattr(target, name))
+                setattr(current, name, getattr(target, name))
         text = text.replace(like.group(0), " ")
 
     for raw in _CLAUSE_SPLIT.split(text):
@@ -146,56 +202,67 @@ def interpret_note(note: str, direction: Direction, take_directions: list[Direct
             if not clause:
                 continue
         amount = _amount(clause)
-        handled = False
         emotion_word = _has(clause, list(EMOTION_WORDS))
-        if emotion_word and _has(clause, NEGATIONS):
-            handled = True  # "not sad": says what the take should not be; the other clause says what
-        elif emotion_word:
+        relative = [(control, sign) for words, control, sign in _RELATIVE if _has(clause, words)]
+        calmer, more, less = _has(clause, CALMER_WORDS), _has(clause, MORE_WORDS), _has(clause, LESS_WORDS)
+        if _has(clause, NEGATIONS) and (emotion_word or relative or calmer or more or less):
+            if emotion_word:  # "not sad": judged once the note's other clauses have said what it is
+                negated.append((EMOTION_WORDS[emotion_word], clause))
+            kept = [control for control, _ in relative] or ([] if emotion_word else ["intensity"])
+            for control in kept:
+                remarks.append(f'"{clause}": the {control.replace("_", " ")} stays '
+                               f"{_show(control, getattr(current, control))}.")  # fmt: skip
+            continue
+        handled = False
+        if emotion_word:
             emotion = EMOTION_WORDS[emotion_word]
-            less = _has(clause, LESS_WORDS)
             if emotion == "neutral":
-                set_field("emotion", "neutral")
+                ask("emotion", "neutral", clause)
+                current.emotion = "neutral"
             elif current.emotion == emotion or less:
-                step = INTENSITY_STEP * amount * (-1 if less else 1)
                 if current.emotion != emotion:  # "less sad" while not sad: nothing to reduce
                     not_understood.append(f"{clause} (the take is {current.emotion}, not {emotion})")
                 else:
-                    set_field("intensity", round(_clip(current.intensity + step, 0.0, 1.0), 2))
+                    move("intensity", -1 if less else 1, amount, clause)
             else:
-                set_field("emotion", emotion)
-                set_field("intensity", round(max(current.intensity, SWITCHED_EMOTION_INTENSITY), 2))
+                ask("emotion", emotion, clause)
+                current.emotion = emotion
+                current.intensity = round(max(current.intensity, SWITCHED_EMOTION_INTENSITY), 2)
             handled = True
-        elif _has(clause, CALMER_WORDS):
-            intensity = round(_clip(current.intensity - INTENSITY_STEP * amount, 0.0, 1.0), 2)
-            set_field("intensity", intensity)
-            if intensity <= 0.1:
-                set_field("emotion", "neutral")
+        elif calmer:
+            move("intensity", -1, amount, clause)
+            if current.intensity <= 0.1:
+                current.emotion = "neutral"
             handled = True
-        if _has(clause, FASTER_WORDS) or _has(clause, SLOWER_WORDS):
-            sign = 1 if _has(clause, FASTER_WORDS) else -1
-            set_field("pace", round(_clip(current.pace * PACE_STEP ** (sign * amount), 0.5, 2.0), 3))
+        for control, sign in relative:
+            move(control, sign, amount, clause)
             handled = True
-        if _has(clause, HIGHER_WORDS) or _has(clause, LOWER_WORDS):
-            sign = 1 if _has(clause, HIGHER_WORDS) else -1
-            set_field("pitch_shift", _clip(current.pitch_shift + sign * PITCH_STEP * amount, -12, 12))
-            handled = True
-        if _has(clause, LOUDER_WORDS) or _has(clause, SOFTER_WORDS):
-            sign = 1 if _has(clause, LOUDER_WORDS) else -1
-            set_field("loudness", _clip(current.loudness + sign * LOUDNESS_STEP * amount, -20, 20))
-            handled = True
-        if not handled and (_has(clause, MORE_WORDS) or _has(clause, LESS_WORDS)):
+        if not handled and (more or less):
             # A bare "more" / "much less" is about the emotion's intensity.
-            sign = 1 if _has(clause, MORE_WORDS) else -1
-            set_field("intensity", round(_clip(current.intensity + sign * INTENSITY_STEP * amount, 0.0, 1.0), 2))
+            move("intensity", 1 if more else -1, amount, clause)
             handled = True
         if not handled and clause not in AMOUNTS and clause not in ("please", "ok", "okay", "good", "great", "now"):
             not_understood.append(clause)
+
+    opposite = next(((control, values) for control, values in asked.items() if len(values) > 1), None)
+    if opposite is not None:
+        control, values = opposite
+        clauses = " and ".join(f'"{clause}"' for clause in values.values())
+        what = "different emotions" if control == "emotion" else f"the {control.replace('_', ' ')} both ways"
+        return NoteResult(direction=direction, not_understood=not_understood,
+                          refused=f"The note asks for {what}: {clauses}. Say which one.")  # fmt: skip
+    for emotion, clause in negated:
+        if current.emotion == emotion:
+            current.emotion = "neutral"
+        else:
+            remarks.append(f'"{clause}": the take is already {current.emotion}, not {emotion}.')
 
     changes = [_describe(name, old, new) for name, (old, new) in current.changed(direction).items()]
     retake = bool(changes) or bool(_has(note.lower(), RETAKE_WORDS)) or bool(like and not not_understood)
     if not changes and retake:
         current.seed = direction.seed + 1  # same direction, a new performance
-    return NoteResult(direction=current, changes=changes, not_understood=not_understood, retake=retake)
+    return NoteResult(direction=current, changes=changes, not_understood=not_understood, retake=retake,
+                      remarks=remarks)  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------
@@ -251,7 +318,7 @@ def apply_note_changes(changes: NoteChanges, direction: Direction,
         if getattr(changes, name) is not None:
             setattr(current, name, getattr(changes, name))
     if changes.intensity_delta is not None and changes.intensity is None:
-        current.intensity = round(_clip(current.intensity + changes.intensity_delta, 0.0, 1.0), 2)
+        current.intensity = round(_clip(current.intensity + changes.intensity_delta, *INTENSITY_RANGE), 2)
     if changes.reference is not None:
         if changes.reference >= len(direction.references):
             problems.append(f"reference {changes.reference} (there are {len(direction.references)})")

@@ -2,8 +2,39 @@
 
 from __future__ import annotations
 
+import functools
 import operator
+from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, Any, TypedDict
+
+import numpy as np
+
+
+def json_native(value: Any) -> Any:
+    """`value` with numpy scalars and arrays, tuples and paths turned into the JSON types they stand for
+    (the checkpointer's msgpack refuses numpy; a numpy float once cost a finished take)."""
+    if isinstance(value, dict):
+        return {key: json_native(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_native(item) for item in value]
+    if isinstance(value, np.ndarray):
+        return json_native(value.tolist())
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def json_node(node: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+    """A graph node whose state update is made JSON-native: where values enter the state."""
+
+    @functools.wraps(node)
+    def wrapped(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        return json_native(node(*args, **kwargs))
+
+    return wrapped
 
 
 def upsert_takes(left: list[dict], right: list[dict]) -> list[dict]:

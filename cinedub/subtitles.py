@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 from datetime import timedelta
 from pathlib import Path
 
@@ -12,14 +13,31 @@ from cinedub.files import atomic_path
 from cinedub.types import Line, Window
 
 
+# Byte-order marks, longest first (UTF-32 LE starts with UTF-16 LE's), and the encoding each announces.
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
+         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))  # fmt: skip
+
+
+def _decode(path: Path, data: bytes) -> str:
+    """The text of an SRT file: UTF-8, or the UTF-16/32 its byte-order mark announces."""
+    encoding = next((name for bom, name in _BOMS if data.startswith(bom)), "utf-8")
+    if encoding == "utf-8" and b"\x00" in data:
+        raise CinedubError(f"{path} looks like UTF-16 text without a byte-order mark: save it as UTF-8")
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as err:
+        raise CinedubError(f"{path} is not {encoding.upper().replace('-SIG', '')} text (byte {err.start}): "
+                           "save it as UTF-8") from None  # fmt: skip
+
+
 def read_srt(path: str | Path) -> list[Line]:
     """The cues of an SRT file as lines, in time order."""
     path = Path(path)
     if not path.is_file():
         raise CinedubError(f"no such file: {path}")
     try:
-        cues = list(srt.parse(path.read_text(encoding="utf-8-sig")))
-    except (srt.SRTParseError, UnicodeDecodeError, ValueError) as err:
+        cues = list(srt.parse(_decode(path, path.read_bytes())))
+    except (srt.SRTParseError, ValueError) as err:
         raise CinedubError(f"{path} is not a valid SRT file: {str(err).splitlines()[0]}") from None
     lines = []
     for cue in sorted(cues, key=lambda c: c.start):

@@ -68,6 +68,9 @@ class ClipInfo(Record):
     video_codec: str | None = None
     audio_codec: str | None = None
     sample_rate: int | None = None
+    video_duration: float | None = None  # to the end of its last packet
+    audio_duration: float | None = None
+    warnings: list[str] = []  # the streams disagree (audio longer than the video, a truncated file)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -226,15 +229,25 @@ class Voice:
     path: Path
     audio: np.ndarray  # (num_samples,)
     sample_rate: int
+    offset: float = 0.0  # seconds into the recording where `audio` starts
+    recording_duration: float | None = None  # the whole recording's length, when `audio` is an excerpt
 
     @property
     def duration(self) -> float:
         return len(self.audio) / self.sample_rate
 
+    def excerpt(self) -> dict[str, Any]:
+        """What of the recording is used (for reports): all of it, or its best stretch of speech."""
+        whole = self.recording_duration if self.recording_duration is not None else self.duration
+        return {"path": str(self.path), "recording_s": round(whole, 3), "used_from_s": round(self.offset, 3),
+                "used_s": round(self.duration, 3),
+                "trimmed": self.recording_duration is not None}  # fmt: skip
+
 
 @dataclass
 class Take:
-    """What an actor returns: the speech for one line, exactly as long as the direction's window."""
+    """What an actor returns: the speech for one line, exactly as long as the direction's window (longer
+    only when the line cannot be said in it at the voice's speed limit; `applied` says so)."""
 
     audio: np.ndarray  # (num_samples,) float32 in [-1, 1]
     sample_rate: int

@@ -1,5 +1,6 @@
 """Reading reference clips into the library: DeepDubber's folder layout or a JSONL manifest.
 
+Clips are measured in worker processes or on a Ray cluster (cinedub.batch) and stored by the driver.
 Ingesting is resumable and idempotent: a clip counts as ingested once its audio vector is stored,
 which is written last, so a clip that was interrupted half-way is simply redone (every write is an
 upsert by clip id), and ingesting the same clips again adds nothing. A clip that fails (unreadable
@@ -124,23 +125,47 @@ def read_manifest(path: str | Path) -> list[ClipSource]:
     return sources
 
 
-def ingest(library: ReferenceLibrary, sources: Iterable[ClipSource], *, progress: bool = True) -> IngestReport:
-    """Add the clips the library lacks, one at a time (each is stored before the next begins)."""
+@dataclass(frozen=True)
+class _MeasureClip:
+    """The batch work (cinedub.batch): a clip's features, in a worker; the library stores them."""
+
+    def setup(self) -> None:
+        return None
+
+    def run(self, state: None, source: ClipSource):
+        from .library import clip_features
+
+        return clip_features(source)
+
+
+def ingest(library: ReferenceLibrary, sources: Iterable[ClipSource], *, progress: bool = True, workers: int = 1,
+           ray_address: str | None = None) -> IngestReport:  # fmt: skip
+    """Add the clips the library lacks: their features measured in `workers` processes (1: here) or on
+    the Ray cluster at `ray_address`, each clip stored by this process as soon as it is measured."""
+    from cinedub.batch import Failed, run_batch
+
     start = time.perf_counter()
     sources = list(sources)
     report = IngestReport()
     done = library.store.existing_ids("audio", [s.clip_id for s in sources])
-    todo = [s for s in sources if s.clip_id not in done]
+    todo = {s.clip_id: s for s in sources if s.clip_id not in done}
     report.skipped = len(sources) - len(todo)
-    for source in tqdm(todo, desc="ingest", unit="clip", disable=not progress):
-        try:
-            library.add(source)
-        except Exception as err:  # any clip's failure is that clip's alone
-            message = str(err) if isinstance(err, CinedubError) else f"{err.__class__.__name__}: {err}"
-            log.warning("skipped clip %s: %s", source.clip_id, message)
-            report.failed.append((source.clip_id, message))
-            continue
-        report.added.append(source.clip_id)
+    results = run_batch(_MeasureClip(), list(todo.items()), workers=max(1, min(workers, len(todo))),
+                        ray_address=ray_address)  # fmt: skip
+    try:
+        for clip_id, measured in tqdm(results, total=len(todo), desc="ingest", unit="clip", disable=not progress):
+            try:
+                if isinstance(measured, Failed):
+                    raise CinedubError(measured.reason)
+                library.store_clip(todo[clip_id], measured)
+            except Exception as err:  # any clip's failure is that clip's alone
+                message = str(err) if isinstance(err, CinedubError) else f"{err.__class__.__name__}: {err}"
+                log.warning("skipped clip %s: %s", clip_id, message)
+                report.failed.append((clip_id, message))
+                continue
+            report.added.append(clip_id)
+    finally:
+        results.close()
     if report.added:
         library.refresh_statistics()
     report.seconds = time.perf_counter() - start

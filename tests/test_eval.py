@@ -65,8 +65,12 @@ def test_wer_is_near_zero_on_real_read_speech():
         audio, rate = media.load_audio(LIBRIVOX_DIR / f"{name}.wav")
         errors[name] = wer(text, transcribe(audio, rate))
     assert len(errors) == 5
-    assert statistics.fmean(errors.values()) <= 0.10, errors  # measured 0.070 with tiny.en
-    assert statistics.median(errors.values()) <= 0.05, errors
+    # bench/asr_spread.py, in float32 (asr.COMPUTE_TYPE): mean 0.070, per clip 0.045 / 0.25 / 0.0 / 0.053 /
+    # 0.0, the same words under each of CTranslate2's ISAs (AVX-512, AVX2, AVX, SSE4) with MKL and with
+    # oneDNN. (int8 read 0.070 or 0.127 by kernel: clip 0890's "ill-disposed" became "old-exposed".)
+    # The bounds leave one more wrong word in two of the five clips.
+    assert statistics.fmean(errors.values()) <= 0.10, errors
+    assert statistics.median(errors.values()) <= 0.06, errors
     assert wer("he was not an ill disposed young man", "completely different words here") >= 0.8
 
 

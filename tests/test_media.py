@@ -35,6 +35,15 @@ def test_decode_frames_downscales(carphone_clip):
     assert max(frames[0].shape[:2]) == 88
 
 
+def test_frames_at_gives_back_the_sampled_frames(carphone_clip):
+    """Perception re-reads its few crop frames by seeking: they must be the very frames it sampled."""
+    times, frames = media.decode_frames(carphone_clip, fps=10, max_side=88)
+    picked = [0, 7, 23, len(times) - 1]
+    found = media.frames_at(carphone_clip, [float(times[i]) for i in reversed(picked)], max_side=88)
+    assert sorted(found) == sorted(float(times[i]) for i in picked)
+    assert all(np.array_equal(found[float(times[i])], frames[i]) for i in picked)
+
+
 @pytest.fixture(scope="module")
 def encoded(tmp_path_factory, librivox_wav, carphone_clip):
     """The LibriVox clip encoded as mp3, m4a and as the audio of an mp4, by ffmpeg."""

@@ -79,3 +79,57 @@ def test_intensity_stays_in_range(direction):
     for _ in range(10):
         d = interpret_note("much more", d, [d]).direction
     assert d.intensity == 1.0
+
+
+# -- every note gets an answer (issue 20) --------------------------------------------------------
+
+
+@pytest.mark.parametrize(("note", "says"), [
+    ("", "note is empty"),
+    ("   ", "note is empty"),
+    ("please", "asks for no change"),
+    ("not angry", "already sad, not angry"),
+    ("don't go faster", "pace stays 1.00x"),
+    ("no louder", "loudness stays +0.0 dB"),
+    ("happier but sadder", 'different emotions: "happier" and "sadder"'),
+    ("faster, then slower", "pace both ways"),
+    ("a little more but much less", "intensity both ways"),
+])  # fmt: skip
+def test_notes_that_change_nothing_say_why(direction, note, says):
+    result = interpret_note(note, direction, [direction])
+    assert not result.retake and result.direction == direction
+    assert says in result.message, result.message
+
+
+def test_a_negated_emotion_the_take_has_is_dropped(direction):
+    result = interpret_note("not sad", direction, [direction])
+    assert result.retake and result.direction.emotion == "neutral"
+    assert "emotion sad -> neutral" in result.message
+    # the other clause says what it is; the negated one then holds already
+    scared = interpret_note("not sad, scared", direction, [direction])
+    assert (scared.direction.emotion, scared.direction.intensity) == ("fear", 0.6)
+    assert "already fear, not sad" in scared.message
+
+
+@pytest.mark.parametrize(("note", "field", "first", "bound", "steps"), [
+    ("higher", "pitch_shift", 2.0, 12.0, 6),
+    ("lower", "pitch_shift", -2.0, -12.0, 6),
+    ("faster", "pace", 1.15, 2.0, 5),
+    ("slower", "pace", round(1 / 1.15, 3), 0.5, 5),
+    ("louder", "loudness", 3.0, 20.0, 7),
+    ("more", "intensity", 0.7, 1.0, 3),
+])  # fmt: skip
+def test_repeated_relative_notes_accumulate_by_one_rule_up_to_their_bounds(direction, note, field, first, bound, steps):
+    """Each note moves its control one step from the last take's value (pace by a factor, the others
+    by adding) until its bound; one more says it is already there and makes no take."""
+    d = direction
+    values = []
+    for _ in range(steps):
+        result = interpret_note(note, d, [d])
+        assert result.retake, result.message
+        d = result.direction
+        values.append(getattr(d, field))
+    assert values[0] == pytest.approx(first, abs=1e-3) and values[-1] == bound
+    assert len(set(values)) == steps  # every note moved it
+    again = interpret_note(note, d, [d])
+    assert not again.retake and "already at its" in again.message

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from cinedub import config
+from cinedub import config, files
 from cinedub.errors import CinedubError
 from cinedub.files import write_json
 from cinedub.labels import EMOTIONS, SCENE_TYPES
@@ -60,9 +60,10 @@ class StudioUI:
     # -- helpers -------------------------------------------------------------------------------
 
     def folder(self, session: str) -> Path:
+        """The session's folder under the home's ui/: the only place the studio writes a session's files."""
         if not SESSION_NAME.match(session or ""):
             raise CinedubError("this page has no valid session; reload it")
-        return self.root / session
+        return files.inside(self.root, self.root / session, f"the folder of session {session!r}")
 
     def serve(self, session: str, path: str | Path) -> str:
         """A copy, for the browser, of a file that must lie in the session's folder."""
@@ -235,6 +236,9 @@ class StudioUI:
         lines = [Line.model_validate(x) for x in values["lines"]]
         result = self.studio.dub(values["clip"], lines, values["voice"], session=session, note=text)
         self.say(session, history, text, result.messages)
+        if not result.new_take:  # every note gets an answer: here, why nothing was made
+            yield self.view(session, status=f"No new take: {' '.join(result.messages)}")
+            return
         yield self.view(session, status=f"Take {result.take.index} is ready ({time.perf_counter() - t0:.1f} s).")
 
     def override(self, session: str, scene_type: str, emotion: str, intensity: float, pace: float):
@@ -371,7 +375,8 @@ def build_app(studio: Studio | None = None):
                 except CinedubError as err:
                     message = str(err)
                 except Exception as err:  # noqa: BLE001 - a bug, still shown as one line
-                    message = f"internal error: {err.__class__.__name__}: {err}"
+                    problem = files.storage_error(err)  # a full disk or a read-only home is not a bug
+                    message = str(problem) if problem else f"internal error: {err.__class__.__name__}: {err}"
                 else:
                     return
                 gr.Warning(message, duration=None)

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from cinedub import media
+from cinedub import files, media
 from cinedub.errors import CinedubError
 from cinedub.files import write_json
 from cinedub.subtitles import write_srt
@@ -70,10 +70,10 @@ def references_markdown(references: list[dict]) -> str:
 def inside(folder: Path, path: str | Path) -> Path:
     """`path` resolved, if it lies inside `folder`; anything else is refused (the studio serves only a
     session's own files)."""
-    resolved = Path(path).resolve()
-    if not resolved.is_relative_to(Path(folder).resolve()):
-        raise CinedubError(f"refused to serve {path}: it is not in this session's folder")
-    return resolved
+    try:
+        return files.inside(folder, path)
+    except CinedubError:
+        raise CinedubError(f"refused to serve {path}: it is not in this session's folder") from None
 
 
 def speech_envelope(audio: np.ndarray, rate: int, hop_s: float = 0.02) -> tuple[np.ndarray, np.ndarray]:

@@ -3,6 +3,10 @@
 `perceive` decodes the clip at a fixed rate, finds faces (MediaPipe detection + mesh), tracks them
 into people, measures each person's mouth opening to tell who talks and when, estimates age, gender
 and facial emotion from a few crops per person, and adds scene colour and the line's text emotion.
+
+Frames stream through in bounded memory: of each frame only a few numbers per face and running scene
+sums are kept, and the few frames the crops come from are decoded again at the end (by seeking), so
+memory does not grow with the clip's length beyond those per-frame numbers.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from cinedub import media
 from cinedub.agents.perception.attributes import age_gender, face_crop, facial_emotion
 from cinedub.agents.perception.faces import FaceFinder, FaceObservation
 from cinedub.agents.perception.mouth import TALKING_THRESHOLD, mouth_activity, speaking_windows
-from cinedub.agents.perception.scene import scene_colour
+from cinedub.agents.perception.scene import SceneStats
 from cinedub.agents.perception.text import text_emotion
 from cinedub.agents.perception.tracking import Track, track_faces
 from cinedub.errors import CinedubError
@@ -26,7 +30,7 @@ from cinedub.types import Perception, Person
 # also finds quiet, small-mouthed speech (see mouth.WINDOW_THRESHOLD) at ~1.4x the face time.
 DEFAULT_FPS = 10.0
 DEFAULT_MAX_SIDE = 640
-# Frames kept for age / gender / emotion crops: one every this many seconds.
+# Frames age / gender / emotion crops may come from: one every this many seconds.
 ATTRIBUTE_EVERY_S = 0.5
 # Crops per person, spread over the time the person is seen (an expression changes over a long
 # clip), the largest view in each stretch.
@@ -35,11 +39,12 @@ CROPS_PER_PERSON = 5
 MIN_TALKING_S = 0.5
 
 
-def _attribute_views(track: Track, kept: dict[int, np.ndarray]) -> list[tuple[int, FaceObservation]]:
-    """Up to CROPS_PER_PERSON (frame, face) pairs from the kept frames, spread over the track: its
-    kept views split into equal stretches, the largest face (with a mesh, so a real face) of each."""
-    views = [(frame, face) for frame, face in zip(track.frames, track.faces, strict=True) if frame in kept]
-    meshed = [v for v in views if v[1].landmarks is not None]
+def _attribute_views(track: Track, eligible: set[int]) -> list[tuple[int, FaceObservation]]:
+    """Up to CROPS_PER_PERSON (frame, face) pairs from the eligible frames, spread over the track: its
+    eligible views split into equal stretches, the largest face (with a mesh, so a real face) of each."""
+    views = [(frame, face) for frame, face in zip(track.frames, track.faces, strict=True)
+             if frame in eligible]  # fmt: skip
+    meshed = [v for v in views if v[1].meshed]
     views = meshed or views
     if not views:
         return []
@@ -48,16 +53,17 @@ def _attribute_views(track: Track, kept: dict[int, np.ndarray]) -> list[tuple[in
             for stretch in stretches]  # fmt: skip
 
 
-def _person(track: Track, series: np.ndarray, times: np.ndarray, fps: float, kept: dict[int, np.ndarray]) -> Person:
+def _person(track: Track, series: np.ndarray, times: np.ndarray, fps: float,
+            views: list[tuple[int, FaceObservation]], frames: dict[int, np.ndarray]) -> Person:  # fmt: skip
     activity = mouth_activity(series, fps)
     windows = speaking_windows(series, times, fps)
     talking = activity > TALKING_THRESHOLD and sum(w.duration for w in windows) >= MIN_TALKING_S
     boxes = np.array([face.box for face in track.faces])
-    views = _attribute_views(track, kept)
+    views = [(frame, face) for frame, face in views if frame in frames]
     age, gender, emotions = None, "unknown", {}
     if views:
-        age, gender = age_gender([face_crop(kept[frame], face.box) for frame, face in views])
-        emotions = facial_emotion([face_crop(kept[frame], face.box, margin=0.05) for frame, face in views])
+        age, gender = age_gender([face_crop(frames[frame], face.box) for frame, face in views])
+        emotions = facial_emotion([face_crop(frames[frame], face.box, margin=0.05) for frame, face in views])
     return Person(
         track_id=track.track_id,
         first_seen=round(float(times[track.frames[0]]), 3),
@@ -80,23 +86,24 @@ def perceive(clip: str | Path, line: str | None = None, *, fps: float = DEFAULT_
     timings: dict[str, float] = {}
     start = time.perf_counter()
     info = media.probe(clip)
-    times, faces_per_frame, thumbs = [], [], []
-    kept: dict[int, np.ndarray] = {}
-    next_keep = 0.0
+    times, faces_per_frame = [], []
+    eligible: set[int] = set()  # frames the attribute crops may come from
+    scene_stats = SceneStats()
+    next_eligible = 0.0
     with FaceFinder() as finder:
         for index, (t, rgb) in enumerate(media.iter_frames(clip, fps=fps, max_side=max_side)):
             times.append(t)
-            faces_per_frame.append(finder.find(rgb))
-            thumbs.append(rgb[::4, ::4])
-            if t >= next_keep and faces_per_frame[-1]:
-                kept[index] = rgb
-                next_keep = t + ATTRIBUTE_EVERY_S
+            faces = finder.find(rgb)
+            faces_per_frame.append([face.summary(rgb.shape[1] / rgb.shape[0]) for face in faces])
+            scene_stats.add(rgb[::4, ::4])
+            if t >= next_eligible and faces:
+                eligible.add(index)
+                next_eligible = t + ATTRIBUTE_EVERY_S
     if not times:
         raise CinedubError(f"{clip} has no video frames")
     timings["faces"] = time.perf_counter() - start
     times_arr = np.asarray(times)
     sample_fps = len(times) / max(info.duration, 1e-3)
-    aspect = thumbs[0].shape[1] / thumbs[0].shape[0]
 
     lap = time.perf_counter()
     tracks = track_faces(faces_per_frame, times_arr)
@@ -104,17 +111,22 @@ def perceive(clip: str | Path, line: str | None = None, *, fps: float = DEFAULT_
     for track in tracks:
         values = np.full(len(times), np.nan)
         for frame, face in zip(track.frames, track.faces, strict=True):
-            opening = face.mouth_opening(aspect)
-            values[frame] = np.nan if opening is None else opening
+            values[frame] = np.nan if face.opening is None else face.opening
         series[track.track_id] = values
     timings["tracking"] = time.perf_counter() - lap
 
     lap = time.perf_counter()
-    people = [_person(track, series[track.track_id], times_arr, sample_fps, kept) for track in tracks]
+    views = {track.track_id: _attribute_views(track, eligible) for track in tracks}
+    wanted = sorted({frame for chosen in views.values() for frame, _ in chosen})
+    decoded = media.frames_at(clip, [times[i] for i in wanted], max_side=max_side)
+    frames = {i: decoded[times[i]] for i in wanted if times[i] in decoded}
+    people = [_person(track, series[track.track_id], times_arr, sample_fps, views[track.track_id], frames)
+              for track in tracks]  # fmt: skip
+    del frames, decoded
     timings["attributes"] = time.perf_counter() - lap
 
     lap = time.perf_counter()
-    scene = scene_colour(thumbs)
+    scene = scene_stats.result()
     text = text_emotion(line) if line else None
     timings["scene_and_text"] = time.perf_counter() - lap
 

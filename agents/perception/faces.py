@@ -50,16 +50,27 @@ class FaceObservation:
     box: Box  # x, y, w, h
     score: float
     landmarks: np.ndarray | None = None  # (478, 2) x, y; None when the mesh did not fit this face
+    meshed: bool = False  # the mesh fit (kept by `summary`, which drops the landmarks)
+    opening: float | None = None  # the mouth opening `summary` measured before dropping them
+
+    def __post_init__(self) -> None:
+        self.meshed = self.meshed or self.landmarks is not None
 
     @property
     def centre(self) -> tuple[float, float]:
         x, y, w, h = self.box
         return x + w / 2, y + h / 2
 
+    def summary(self, aspect: float) -> FaceObservation:
+        """This face without its 478 landmarks: what perception keeps of every frame (box, score, whether
+        the mesh fit, the mouth opening), a few numbers however long the clip."""
+        return FaceObservation(box=self.box, score=self.score, meshed=self.meshed,
+                               opening=self.mouth_opening(aspect))  # fmt: skip
+
     def mouth_opening(self, aspect: float) -> float | None:
         """Inner-lip gap over face height (forehead to chin); `aspect` = frame width / height."""
         if self.landmarks is None:
-            return None
+            return self.opening
         points = self.landmarks * np.array([aspect, 1.0])
         face_height = np.linalg.norm(points[FOREHEAD] - points[CHIN])
         if face_height <= 0:
@@ -155,6 +166,7 @@ class FaceFinder:
         faces = faces[: self._max_faces]
         for face in faces:
             face.landmarks = self._landmarks(rgb, face.box)
+            face.meshed = face.landmarks is not None
         # Faces seen lately that no detection covers now: look where they were.
         carried = []
         for old in self._carried:

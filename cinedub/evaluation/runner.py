@@ -1,5 +1,5 @@
-"""Run an evaluation over a manifest: rows in parallel workers, a progress bar, broken rows reported
-and skipped, then the report.
+"""Run an evaluation over a manifest: rows in parallel workers or on a Ray cluster (cinedub.batch), a
+progress bar, broken rows reported and skipped, then the report.
 
 `--dub` first makes each row's take with the whole pipeline (`Studio().dub`) under the configuration
 being benchmarked (reasoner x actor x retrieval), plus a neutral take of the same line for the
@@ -9,11 +9,9 @@ prosody-based emotion measures, then evaluates it like any other row.
 from __future__ import annotations
 
 import functools
-import multiprocessing
 import os
 import shutil
 import sys
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +19,7 @@ from typing import Any
 from tqdm import tqdm
 
 from cinedub import config
+from cinedub.batch import Failed, run_batch
 from cinedub.errors import CinedubError
 from cinedub.evaluation.item import evaluate_row
 from cinedub.evaluation.manifest import EvalRow, RowError, read_manifest
@@ -124,46 +123,41 @@ def run_job(job: Job) -> dict[str, Any]:
         return {"id": job.row.id, "row": job.row.row, "error": f"internal error: {err.__class__.__name__}: {err}"}
 
 
-def _worker_init() -> None:
-    config.apply_offline_env()
+@dataclass(frozen=True)
+class _RunJobs:
+    """The batch work (cinedub.batch): one row per clip; each worker's Studio and models are cached."""
 
-
-def _executor(workers: int) -> Executor | None:
-    if workers <= 1:
+    def setup(self) -> None:
         return None
-    # spawn, not fork: the parent may already hold torch / CTranslate2 thread pools, which fork breaks.
-    context = multiprocessing.get_context("spawn")
-    return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init)
+
+    def run(self, state: None, job: Job) -> dict[str, Any]:
+        return run_job(job)
 
 
-def run_rows(jobs: list[Job], *, workers: int = 1, progress: bool = True) -> list[dict[str, Any]]:
-    """Every job's item, in parallel when workers > 1, with a progress bar on stderr."""
+def run_rows(jobs: list[Job], *, workers: int = 1, progress: bool = True,
+             ray_address: str | None = None) -> list[dict[str, Any]]:  # fmt: skip
+    """Every job's item, in `workers` processes (or on the Ray cluster at `ray_address`), with a progress
+    bar on stderr. A row whose worker died (twice retried) gets the reason as its error."""
     bar = tqdm(total=len(jobs), desc="cinedub eval", unit="row", file=sys.stderr, disable=not progress)
     items: list[dict[str, Any]] = []
-    executor = _executor(min(workers, len(jobs)))
+    batch = [(str(index), job) for index, job in enumerate(jobs)]
+    results = run_batch(_RunJobs(), batch, workers=max(1, min(workers, len(jobs))), ray_address=ray_address)
     try:
-        if executor is None:
-            for job in jobs:
-                items.append(run_job(job))
-                bar.update()
-        else:
-            with executor:
-                futures: dict[Future, Job] = {executor.submit(run_job, job): job for job in jobs}
-                for future in as_completed(futures):
-                    job = futures[future]
-                    try:
-                        items.append(future.result())
-                    except Exception as err:  # the worker process itself died
-                        items.append({"id": job.row.id, "row": job.row.row,
-                                      "error": f"worker failed: {err.__class__.__name__}: {err}"})  # fmt: skip
-                    bar.update()
+        for key, item in results:
+            if isinstance(item, Failed):
+                row = jobs[int(key)].row
+                item = {"id": row.id, "row": row.row, "error": f"worker failed: {item.reason}"}
+            items.append(item)
+            bar.update()
     finally:
+        results.close()
         bar.close()
     return items
 
 
 def run_eval(manifest: str | Path, out_dir: str | Path, *, dub: DubConfig | None = None, workers: int = 1,
-             figures: bool = True, reasoner: str = config.DEFAULT_REASONER, progress: bool = True) -> dict[str, Any]:  # fmt: skip
+             figures: bool = True, reasoner: str = config.DEFAULT_REASONER, progress: bool = True,
+             ray_address: str | None = None) -> dict[str, Any]:  # fmt: skip
     """Evaluate (or dub, then evaluate) every row of `manifest`; write the outputs into `out_dir` and
     return the summary. Broken rows are reported in the outputs and on stderr, and skipped."""
     if workers < 1:
@@ -176,11 +170,14 @@ def run_eval(manifest: str | Path, out_dir: str | Path, *, dub: DubConfig | None
         # Fresh sessions every run: a benchmark must not continue last run's sessions with retakes.
         shutil.rmtree(out / ".sessions", ignore_errors=True)
     jobs = [Job(row=row, out_dir=out.resolve(), figures=figures, reasoner=reasoner, dub=dub) for row in rows]
-    items = [_broken(e) for e in row_errors] + run_rows(jobs, workers=workers, progress=progress)
+    items = [_broken(e) for e in row_errors]
+    items += run_rows(jobs, workers=workers, progress=progress, ray_address=ray_address)
     for item in sorted(items, key=lambda i: i["row"]):
         if "error" in item:
             print(f"cinedub eval: row {item['row']} ({item['id']}) skipped: {item['error']}", file=sys.stderr)
     run_config: dict[str, Any] = {"mode": "dub" if dub else "eval", "manifest": str(manifest), "workers": workers}
+    if ray_address is not None:
+        run_config["ray"] = ray_address
     if dub is not None:
         run_config.update(reasoner=dub.reasoner, actor=dub.actor, retrieval=dub.retrieval,
                           neutral_takes=dub.neutral)  # fmt: skip
