@@ -4,6 +4,7 @@
 #                               requirements/tools.in, under constraints.txt
 #   requirements/no-deps.lock   .venv: requirements/no-deps.in, installed without their dependencies
 #   requirements/vllm.lock      .venv-vllm: requirements/vllm.in
+#   requirements/installer.lock uv, which installs the locks (requirements/installer.in)
 #   requirements/apt.txt        the Debian packages' versions this machine has (recorded, not enforced)
 #
 #   bash scripts/lock.sh              # keep the locked versions the inputs still allow
@@ -35,6 +36,7 @@ printf '%s\n' "opentelemetry-exporter-otlp-proto-grpc==$OTEL" "opentelemetry-pro
 
 "${COMPILE[@]}" requirements/vllm.in --no-emit-package torchaudio --no-emit-package torchcodec \
     -o requirements/vllm.lock
+"${COMPILE[@]}" requirements/installer.in -o requirements/installer.lock
 
 {
     echo "# Debian packages scripts/setup.sh installs, as this machine has them (bash scripts/lock.sh)."

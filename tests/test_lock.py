@@ -18,6 +18,7 @@ from packaging.requirements import Requirement
 ROOT = Path(__file__).resolve().parents[1]
 LOCKS = ROOT / "requirements"
 MAIN_LOCKS = (LOCKS / "cinedub.lock", LOCKS / "no-deps.lock")
+INSTALLER_LOCK = LOCKS / "installer.lock"
 
 _spec = importlib.util.spec_from_file_location("check_env", ROOT / "scripts" / "check_env.py")
 check_env = importlib.util.module_from_spec(_spec)
@@ -81,12 +82,15 @@ def test_the_lock_satisfies_pyproject_and_the_constraints():
     assert _unsatisfied(_requirement_lines(LOCKS / "tools.in"), main) == []
     assert _unsatisfied(_requirement_lines(LOCKS / "no-deps.in"), main) == []
     assert _unsatisfied(_requirement_lines(LOCKS / "vllm.in"), _locked(LOCKS / "vllm.lock")) == []
-    # The two .venv locks are installed together: a package in both would be two versions at once.
-    assert not set(check_env.read_lock(MAIN_LOCKS[0])) & set(check_env.read_lock(MAIN_LOCKS[1]))
+    assert _unsatisfied(_requirement_lines(LOCKS / "installer.in"), _locked(INSTALLER_LOCK)) == []
+    # The locks of one venv are installed together: a package in two would be two versions at once.
+    venv_locks = [set(check_env.read_lock(lock)) for lock in (*MAIN_LOCKS, INSTALLER_LOCK)]
+    assert sum(map(len, venv_locks)) == len(set().union(*venv_locks))
+    assert not set(check_env.read_lock(LOCKS / "vllm.lock")) & venv_locks[2]
     # The CPU torch on disk, never PyPI's CUDA build; torchcodec (a CUDA build) left out.
     assert main["torch"].endswith("+cpu") and "torchcodec" not in main
     # Every pin carries its hashes, which is what lets pip install it with --require-hashes.
-    for lock in (*MAIN_LOCKS, LOCKS / "vllm.lock"):
+    for lock in (*MAIN_LOCKS, LOCKS / "vllm.lock", INSTALLER_LOCK):
         entries = re.split(r"\n(?=[a-z0-9])", lock.read_text())
         pins = [entry for entry in entries if check_env.PIN.match(entry)]
         assert pins and all("--hash=sha256:" in entry for entry in pins), lock.name
@@ -103,7 +107,7 @@ def test_setup_installs_the_locks():
 
 
 def test_the_environment_is_the_lock():
-    result = _run(sys.executable, ROOT / "scripts" / "check_env.py", *MAIN_LOCKS)
+    result = _run(sys.executable, ROOT / "scripts" / "check_env.py", INSTALLER_LOCK, *MAIN_LOCKS)
     assert result.returncode == 0, result.stderr
     assert re.search(r"all \d+ locked packages at their locked versions", result.stdout)
 
@@ -129,7 +133,7 @@ def _lock_entry(name: str) -> str:
 
 def test_install_lock_takes_exactly_the_locked_file(tmp_path):
     """scripts/install_lock.sh (what setup.sh runs) in a new venv: the locked version goes in; the same
-    hashes under another version are refused by pip before anything is installed. Needs PyPI (or pip's
+    hashes under another version are refused by uv before anything is installed. Needs PyPI (or uv's
     cache)."""
     subprocess.run([sys.executable, "-m", "venv", tmp_path / "venv"], check=True)
     venv_python = tmp_path / "venv" / "bin" / "python"
@@ -151,5 +155,5 @@ def test_install_lock_takes_exactly_the_locked_file(tmp_path):
     subprocess.run([venv_python, "-m", "pip", "uninstall", "-q", "-y", "six"], check=True)
     result = _run("bash", ROOT / "scripts" / "install_lock.sh", tmp_path / "venv", tampered)
     assert result.returncode != 0
-    assert "DO NOT MATCH THE HASHES" in result.stderr, result.stderr
+    assert re.search(r"hash mismatch", result.stderr, re.I), result.stderr
     assert _run(venv_python, "-c", "import six").returncode != 0  # nothing was installed
