@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pydantic import ValidationError
 
 from cinedub.agents.prompts import STAGES, format_cot
-from cinedub.labels import LETTER_SCENE, SCENE_LETTER, SCENE_TYPES
+from cinedub.labels import EMOTION_WORDS, LETTER_SCENE, SCENE_LETTER, SCENE_TYPES
 from cinedub.types import Conclusion
 
 _TAG = re.compile(r"<\s*(/?)\s*(SUMMARY|CAPTION|REASONING|CONCLUSION)\s*>", re.IGNORECASE)
@@ -99,7 +99,7 @@ def first_json_object(text: str) -> dict | None:
     return None
 
 
-# Label words a model writes instead of cinedub's labels (the rest come from the note interpreter's words).
+# Label words a model writes instead of cinedub's labels (beyond labels.EMOTION_WORDS).
 _EMOTION_NOUNS = {"anger": "angry", "fear": "fear", "happiness": "happy", "joy": "happy", "sadness": "sad",
                   "surprise": "surprise", "disgust": "disgust", "calm": "neutral", "none": "neutral"}  # fmt: skip
 _GENDER_WORDS = {"man": "male", "boy": "male", "woman": "female", "girl": "female", "none": "unknown",
@@ -111,8 +111,6 @@ _NEGATED_SCENE = re.compile(r"\bnot (?:an? )?(?:dialogue|dialog|monologue|narrat
 def _normalise_fields(fields: dict) -> dict:
     """Label words in cinedub's spelling: "Female" -> female, "fearful" -> fear, "about 30" -> 30, "one" -> 1.
     Values it cannot read are left as they are, for validation to name."""
-    from cinedub.agents.notes import EMOTION_WORDS  # the note interpreter's emotion words, one list
-
     fields = dict(fields)
     for name, words in (("emotion", {**EMOTION_WORDS, **_EMOTION_NOUNS}), ("gender", _GENDER_WORDS)):
         value = fields.get(name)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from cinedub.agents import prompts
 from cinedub.agents.frames import sample_frames
+from cinedub.agents.models import load_model
 from cinedub.agents.vlm import ChatModel, VisionPrompt
 from cinedub.errors import CinedubError
 
@@ -38,10 +39,8 @@ class VLMDescriber:
 
 
 def load_describer(spec: str) -> VLMDescriber:
-    """`local:PATH` or `openai:URL[#model]`: the model of that VLM reasoner."""
-    from cinedub.agents.reasoners import load_reasoner
-
-    model = getattr(load_reasoner(spec), "model", None)
+    """`local:PATH` or `openai:URL[#model]`: that VLM (the model loader the director uses)."""
+    model = load_model(spec)
     if model is None:
         raise CinedubError(f"--describe-with needs a vision-language model (local:PATH or openai:URL), not {spec!r}")
     return VLMDescriber(model)

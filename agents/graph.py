@@ -17,11 +17,11 @@ from langgraph.graph.state import CompiledStateGraph
 
 from cinedub.agents import nodes
 from cinedub.agents.context import DirectorContext
-from cinedub.agents.state import DirectorState, json_node
+from cinedub.agents.state import DirectorState, InputState, json_node
 
 
 def build_graph(checkpointer: BaseCheckpointSaver | None = None) -> CompiledStateGraph:
-    builder = StateGraph(DirectorState, context_schema=DirectorContext)
+    builder = StateGraph(DirectorState, input_schema=InputState, context_schema=DirectorContext)
     for node in (nodes.watch, nodes.reason, nodes.retrieve, nodes.direct, nodes.act, nodes.review,
                  nodes.export, nodes.wait_for_note, nodes.interpret):  # fmt: skip
         builder.add_node(node.__name__, json_node(node))

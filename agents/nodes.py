@@ -7,36 +7,27 @@ import time
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
-from cinedub import media
+from cinedub import assembly, media
 from cinedub.agents.context import DirectorContext
 from cinedub.agents.notes import NoteResult, interpret_note, interpret_note_with_model
 from cinedub.agents.perception import perceive
-from cinedub.agents.state import DirectorState
+from cinedub.agents.state import DirectorState, json_native
+from cinedub.agents.plan import NoteReader, apply_note, first_plan, state_plan
 from cinedub.agents.windows import base_windows, target_window
-from cinedub.files import write_json
 from cinedub.speech.actor import Shot
 from cinedub.speech.frontend import estimate_speech_seconds
-from cinedub.speech.measure import measure_prosody, speech_span
 from cinedub.speech.voice import load_voice
-from cinedub.types import Conclusion, Direction, Line, Perception, TakeRecord, Window
-
-# Sample rate of the dub's soundtrack.
-TRACK_SAMPLE_RATE = 48_000
-
-
-def _lines(state: DirectorState) -> list[Line]:
-    return [Line.model_validate(line) for line in state["lines"]]
+from cinedub.types import Conclusion, Direction, LineRendering, TakeRecord, Voice, Window
 
 
 def watch(state: DirectorState, runtime: Runtime[DirectorContext]) -> dict[str, Any]:
     """Perception: faces, people, mouths, speaking windows, scene colour, the line's emotion."""
     start = time.perf_counter()
-    text = " ".join(line.text for line in _lines(state))
-    perception = perceive(state["clip"], text, fps=runtime.context.perception_fps)
+    text = " ".join(line.text for line in state.lines)
+    perception = perceive(state.clip, text, fps=runtime.context.perception_fps)
     return {"perception": perception.model_dump(mode="json"), "timings": {"watch": time.perf_counter() - start}}
 
 
@@ -44,7 +35,7 @@ def reason(state: DirectorState, runtime: Runtime[DirectorContext]) -> dict[str,
     """The reasoner's four-stage chain of thought and its validated conclusion."""
     start = time.perf_counter()
     reasoning = runtime.context.reasoner.reason(
-        Path(state["clip"]), Perception.model_validate(state["perception"]), _lines(state)
+        Path(state.clip), state.perception, state.lines
     )
     return {
         "cot": reasoning.cot,
@@ -61,35 +52,35 @@ def retrieve(state: DirectorState, runtime: Runtime[DirectorContext]) -> dict[st
     if runtime.context.library is None:
         return {"references": []}
     start = time.perf_counter()
-    references = runtime.context.library.query(state["clip"], _lines(state), Conclusion(**state["conclusion"]))
+    # the perception `watch` made: the library reads the clip's scene, faces and text emotion off it
+    references = runtime.context.library.query(state.clip, state.lines, state.conclusion,
+                                               perception=state.perception)  # fmt: skip
     return {"references": [r.model_dump(mode="json") for r in references], "timings": {"retrieve": time.perf_counter() - start}}
 
 
 def direct(state: DirectorState, runtime: Runtime[DirectorContext]) -> dict[str, Any]:
-    """Compose the first Direction: the conclusion's emotion, the human's overrides, the windows."""
-    perception = Perception.model_validate(state["perception"])
-    conclusion = Conclusion.model_validate(state["conclusion"])
-    lines = _lines(state)
-    overrides = state.get("overrides") or {}
+    """Compose the first plan: the conclusion's emotion and the human's overrides for every line, each line
+    in its own window."""
+    perception, conclusion, lines, overrides = state.perception, state.conclusion, state.lines, state.overrides
     windows = base_windows(perception, lines, [estimate_speech_seconds(line.text) for line in lines])
     direction = Direction(
-        emotion=overrides.get("emotion") or conclusion.emotion or "neutral",
-        intensity=overrides["intensity"] if overrides.get("intensity") is not None else (conclusion.intensity or 0.5),
+        emotion=overrides.emotion or conclusion.emotion or "neutral",
+        intensity=overrides.intensity if overrides.intensity is not None else (conclusion.intensity or 0.5),
         window=windows[0],
-        voice=state["voice"],
-        references=state.get("references", []),
+        voice=state.voice,
+        references=state.references,
     )
+    plan = first_plan(direction, windows)
     messages = [
         f"{conclusion.scene_type.capitalize()}: {conclusion.num_people} on screen, {conclusion.num_speaking} speaking. "
         f"Directing {direction.emotion} at intensity {direction.intensity:.2f} into {windows[0].start:.2f}-{windows[0].end:.2f} s."
     ]
-    if state.get("first_note"):
-        result = _read_note(runtime, state["first_note"], direction, state.get("conclusion"), [])
-        direction = result.direction
+    if state.first_note:
+        result = apply_note(plan, state.first_note, [], _note_reader(runtime, conclusion))
+        plan = result.plan
         messages.append(result.message)
     return {
-        "base_windows": [w.model_dump(mode="json") for w in windows],
-        "direction": direction.model_dump(mode="json"),
+        "plan": plan.model_dump(mode="json"),
         "fit_scale": [1.0] * len(lines),
         "auto_retakes": 0,
         "messages": messages,
@@ -97,39 +88,51 @@ def direct(state: DirectorState, runtime: Runtime[DirectorContext]) -> dict[str,
 
 
 def act(state: DirectorState, runtime: Runtime[DirectorContext]) -> dict[str, Any]:
-    """The actor performs every line; the take is the clip-long soundtrack, written atomically."""
+    """The actor performs each line whose direction changed since the last take (every line in a first
+    take); the other lines' audio is kept as it was. The take is the clip-long soundtrack assembled from
+    the lines' files, written atomically."""
     start = time.perf_counter()
-    direction = Direction.model_validate(state["direction"])
-    duration = state["perception"]["duration"]
-    voice = load_voice(direction.voice)
-    track = np.zeros(int(round(duration * TRACK_SAMPLE_RATE)), np.float32)
-    applied, timings, windows = [], {}, []
+    plan = state_plan(state)
+    duration, takes = state.perception.duration, state.takes
+    # An automatic retake replaces the take it corrects; anything else is a new take.
+    index = len(takes) + (0 if state.auto_retakes else 1)
+    previous = {r.line: r for r in takes[-1].lines} if takes else {}
+    voices: dict[str, Voice] = {}
+    renderings, timings = [], {}
     # the conclusion and the speaker's visual features, for actors that condition on them (F5's ControlNet)
-    shot = Shot.from_perception(Perception.model_validate(state["perception"]), Conclusion.model_validate(state["conclusion"]))
-    for line, base, scale in zip(_lines(state), state["base_windows"], state["fit_scale"], strict=True):
-        window = target_window(Window.model_validate(base), direction.pace, duration)
-        asked = Window(start=window.start, end=window.start + window.duration * scale)
-        take = runtime.context.actor.perform(line, direction.model_copy(update={"window": asked}), voice, shot=shot)
-        speech = media.resample(take.audio, take.sample_rate, TRACK_SAMPLE_RATE)
-        track += media.place(speech, TRACK_SAMPLE_RATE, window.start, duration)
-        applied.append(take.applied)
-        windows.append(window)
+    shot = Shot.from_perception(state.perception, state.conclusion)
+    for number, (line, planned, scale) in enumerate(zip(state.lines, plan.lines, state.fit_scale, strict=True), 1):
+        window = target_window(planned.window, planned.pace, duration)
+        given = Window(start=window.start, end=window.start + window.duration * scale)  # the review's correction
+        asked = planned.model_copy(update={"window": given})
+        path = assembly.line_path(state.out_dir, index, number)
+        kept = previous.get(number)
+        if kept is not None and (kept.direction, kept.text) == (asked, line.text) and Path(kept.path).is_file():
+            assembly.keep_line(kept.path, path)
+            renderings.append(kept.model_copy(update={"path": str(path)}))
+            continue
+        if asked.voice not in voices:
+            voices[asked.voice] = load_voice(asked.voice)
+        take = runtime.context.actor.perform(line, asked, voices[asked.voice], shot=shot)
+        assembly.write_line(path, media.resample(take.audio, take.sample_rate, assembly.TRACK_SAMPLE_RATE))
+        renderings.append(LineRendering(line=number, text=line.text, path=str(path), start=window.start,
+                                        window=window, direction=asked, applied=take.applied,
+                                        timings=take.timings, rendered_in=index))  # fmt: skip
         for stage, seconds in take.timings.items():
             timings[stage] = timings.get(stage, 0.0) + seconds
-    # An automatic retake replaces the take it corrects; anything else is a new take.
-    index = len(state.get("takes", [])) + (0 if state.get("auto_retakes", 0) else 1)
-    path = Path(state["out_dir"]) / f"take-{index:03d}.wav"
-    media.write_wav(path, np.clip(track, -1.0, 1.0), TRACK_SAMPLE_RATE)
+    path = assembly.take_path(state.out_dir, index)
+    assembly.write_take(path, renderings, duration)
     record = TakeRecord(
         index=index,
         name=f"take-{index:03d}",
         path=str(path),
-        sample_rate=TRACK_SAMPLE_RATE,
-        duration=float(sum(w.duration for w in windows)),
-        window=windows[0],
-        direction=direction,
-        note=state.get("note"),
-        applied={"lines": applied, "actor_timings": timings},
+        sample_rate=assembly.TRACK_SAMPLE_RATE,
+        duration=float(sum(r.window.duration for r in renderings)),
+        window=renderings[0].window,
+        direction=plan.scene,
+        note=state.note,
+        applied={"lines": [r.applied for r in renderings], "actor_timings": timings},
+        lines=renderings,
     )
     return {"takes": [record.model_dump(mode="json")], "timings": {"act": time.perf_counter() - start}}
 
@@ -138,27 +141,21 @@ def review(state: DirectorState, runtime: Runtime[DirectorContext]) -> dict[str,
     """Measure the take (each line's speech against its window, the prosody) and decide whether the
     actor must try again because the speech missed its window."""
     started = time.perf_counter()
-    take = TakeRecord.model_validate(state["takes"][-1])
-    audio, rate = media.load_audio(take.path)
-    duration = state["perception"]["duration"]
-    lines_measured, scales = [], []
-    for base, scale in zip(state["base_windows"], state["fit_scale"], strict=True):
-        window = target_window(Window.model_validate(base), take.direction.pace, duration)
-        segment = audio[int(window.start * rate) : int(min(duration, window.end + 0.5) * rate)]
-        span = speech_span(segment, rate)
-        spoken = span[1] - span[0] if span else 0.0
-        lines_measured.append({
-            "window": window.model_dump(mode="json"),
-            "speech_start": round(window.start + span[0], 4) if span else None,
-            "speech_end": round(window.start + span[1], 4) if span else None,
-            "speech_duration": round(spoken, 4),
-            "duration_error_ms": round(1000 * (spoken - window.duration), 1),
-        })  # fmt: skip
-        scales.append(scale * window.duration / spoken if spoken > 0 else scale)
-    speech = audio[int(take.window.start * rate) : int(take.window.end * rate)]
-    take.measured = {"lines": lines_measured, "prosody": measure_prosody(speech, rate)}
-    worst_s = max(abs(m["duration_error_ms"]) for m in lines_measured) / 1000
-    retakes = state.get("auto_retakes", 0)
+    take = state.takes[-1].model_copy()
+    take.measured = assembly.measure_take(take, [r.window for r in take.lines], state.perception.duration)
+    # Only the lines this take rendered are judged: a kept line was judged in the take that rendered it,
+    # and re-timing only the lines that missed leaves the others' audio as it is.
+    tolerance_ms = 1000 * runtime.context.duration_tolerance_s
+    scales, worst_ms = [], 0.0
+    for rendering, measured, scale in zip(take.lines, take.measured["lines"], state.fit_scale, strict=True):
+        spoken, window = measured["speech_duration"], Window.model_validate(measured["window"])
+        missed = measured["duration_error_ms"]
+        if rendering.rendered_in == take.index and missed > tolerance_ms and spoken > 0:
+            scale = scale * window.duration / spoken
+            worst_ms = max(worst_ms, missed)
+        scales.append(scale)
+    worst_s = worst_ms / 1000
+    retakes = state.auto_retakes
     update: dict[str, Any] = {"takes": [take.model_dump(mode="json")], "verdict": "accept",
                               "timings": {"review": time.perf_counter() - started}}  # fmt: skip
     if worst_s > runtime.context.duration_tolerance_s and retakes < runtime.context.max_auto_retakes:
@@ -169,68 +166,53 @@ def review(state: DirectorState, runtime: Runtime[DirectorContext]) -> dict[str,
 
 def route_review(state: DirectorState) -> Literal["act", "export"]:
     """Back to the actor when the review asked for an automatic retake."""
-    return "act" if state["verdict"] == "retake" else "export"
+    return "act" if state.verdict == "retake" else "export"
 
 
 def export(state: DirectorState) -> dict[str, Any]:
     """Write the take's dub, direction.json and report.json; dub.mp4 is always the latest take."""
-    started = time.perf_counter()
-    out = Path(state["out_dir"])
-    take = state["takes"][-1]
-    media.mux(state["clip"], take["path"], out / "dub.mp4")
-    perception = state["perception"]
-    write_json(out / "direction.json", {
-        "take": take["index"],
-        "reasoner": state["reasoner"],
-        "reasoner_notes": state.get("reasoner_notes", []),
-        "cot": state["cot"],
-        "conclusion": state["conclusion"],
-        "direction": take["direction"],
-        "references": state.get("references", []),
-        "perception": {k: v for k, v in perception.items() if k not in ("mouth_series", "frame_times")},
-    })  # fmt: skip
-    write_json(out / "report.json", {
-        "take": take["index"],
-        "take_path": take["path"],
-        "dub_path": str(out / "dub.mp4"),
-        "target_window": take["window"],
-        "take_duration": take["duration"],
-        "lines": take["measured"]["lines"],
-        "prosody": take["measured"]["prosody"],
-        "applied": take["applied"],
-        "stage_timings": {**state.get("timings", {}), "export": time.perf_counter() - started},
-        "auto_retakes": state.get("auto_retakes", 0),
-        "takes": [{k: t[k] for k in ("index", "name", "path", "note", "duration")} for t in state["takes"]],
-    })  # fmt: skip
-    return {"messages": [f"Take {take['index']} is ready: {out / 'dub.mp4'}"], "auto_retakes": 0}
+    takes = state.takes
+    director = json_native({"reasoner": state.reasoner, "reasoner_notes": state.reasoner_notes,
+                            "cot": state.cot, "conclusion": state.conclusion,
+                            "references": state.references})  # fmt: skip
+    dub = assembly.export_take(state.out_dir, state.clip, takes[-1], takes, director=director,
+                               perception=json_native(state.perception), stage_timings=state.timings,
+                               auto_retakes=state.auto_retakes)  # fmt: skip
+    return {"messages": [f"Take {takes[-1].index} is ready: {dub}"], "auto_retakes": 0}
 
 
 def wait_for_note(state: DirectorState) -> dict[str, Any]:
     """Hand over to the human director until they give a note (LangGraph interrupt)."""
-    note = interrupt({"take": state["takes"][-1]["index"], "message": "Your note for the next take?"})
+    note = interrupt({"take": state.takes[-1].index, "message": "Your note for the next take?"})
     return {"note": str(note)}
 
 
 def _read_note(runtime: Runtime[DirectorContext], note: str, direction: Direction, conclusion: dict | None,
                history: list[Direction]) -> NoteResult:  # fmt: skip
-    """A VLM director (a reasoner with a `.model`) reads the note itself; the rule interpreter otherwise."""
-    model = getattr(runtime.context.reasoner, "model", None)
-    if model is not None:
-        return interpret_note_with_model(model, note, direction, conclusion, history)
+    """A VLM director (the context has a chat model) reads the note itself; the rule interpreter otherwise."""
+    if runtime.context.model is not None:
+        return interpret_note_with_model(runtime.context.model, note, direction, conclusion, history)
     return interpret_note(note, direction, history)
 
 
+def _note_reader(runtime: Runtime[DirectorContext], conclusion: Conclusion | None) -> NoteReader:
+    """How the director reads a note about one direction (see _read_note)."""
+    dump = conclusion.model_dump(mode="json") if conclusion is not None else None
+    return lambda note, direction, history: _read_note(runtime, note, direction, dump, history)
+
+
 def interpret(state: DirectorState, runtime: Runtime[DirectorContext]) -> dict[str, Any]:
-    """Turn the note into Direction changes, and say what changed (or what was not understood)."""
-    direction = Direction.model_validate(state["direction"])
-    history = [Direction.model_validate(t["direction"]) for t in state["takes"]]
-    result = _read_note(runtime, state["note"] or "", direction, state.get("conclusion"), history)
-    update: dict[str, Any] = {"messages": [result.message], "verdict": "retake" if result.retake else "unclear"}
+    """Turn the note into plan changes (the lines it names, or all), and say what changed (or what was not
+    understood)."""
+    reader = _note_reader(runtime, state.conclusion)
+    result = apply_note(state_plan(state), state.note or "", state.takes, reader)
+    update: dict[str, Any] = {"messages": [result.message],
+                              "verdict": "retake" if result.retake else "unclear"}  # fmt: skip
     if result.retake:
-        update["direction"] = result.direction.model_dump(mode="json")
+        update["plan"] = result.plan.model_dump(mode="json")
     return update
 
 
 def route_note(state: DirectorState) -> Literal["act", "wait_for_note"]:
     """A note that asks for a take goes to the actor; one that doesn't goes back to the human."""
-    return "act" if state["verdict"] == "retake" else "wait_for_note"
+    return "act" if state.verdict == "retake" else "wait_for_note"

@@ -15,9 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cinedub.agents.cot import first_json_object
 from cinedub.agents.prompts import (
-    LOUDNESS_RANGE, NOTE_SYSTEM, PACE_RANGE, PITCH_RANGE, note_changes_schema, note_question,
+    INTENSITY_RANGE, LOUDNESS_RANGE, NOTE_SYSTEM, PACE_RANGE, PITCH_RANGE, note_changes_schema, note_question,
 )
-from cinedub.labels import Emotion
+from cinedub.labels import EMOTION_WORDS, Emotion
 from cinedub.types import Direction
 
 # Amount words -> multiplier of a step. Checked longest first, so "a little more" is not read as "more".
@@ -32,7 +32,6 @@ INTENSITY_STEP = 0.2
 PACE_STEP = 1.15  # factor per step
 PITCH_STEP = 2.0  # semitones
 LOUDNESS_STEP = 3.0  # dB
-INTENSITY_RANGE = (0.0, 1.0)
 # (step, bounds, the step multiplies) per Direction field a relative note moves; bounds are Direction's.
 CONTROLS: dict[str, tuple[float, tuple[float, float], bool]] = {
     "intensity": (INTENSITY_STEP, INTENSITY_RANGE, False),
@@ -43,15 +42,6 @@ CONTROLS: dict[str, tuple[float, tuple[float, float], bool]] = {
 # When a note switches to another emotion, it starts at least this strong.
 SWITCHED_EMOTION_INTENSITY = 0.6
 
-EMOTION_WORDS: dict[str, str] = {
-    "angrier": "angry", "angry": "angry", "furious": "angry", "mad": "angry", "madder": "angry", "harsher": "angry",
-    "happier": "happy", "happy": "happy", "cheerful": "happy", "cheerier": "happy", "joyful": "happy", "brighter": "happy",
-    "sadder": "sad", "sad": "sad", "sorrowful": "sad", "melancholic": "sad", "gloomier": "sad", "heartbroken": "sad",
-    "scared": "fear", "scareder": "fear", "afraid": "fear", "fearful": "fear", "frightened": "fear", "terrified": "fear", "nervous": "fear",
-    "surprised": "surprise", "shocked": "surprise", "astonished": "surprise",
-    "disgusted": "disgust", "grossed out": "disgust", "repulsed": "disgust",
-    "neutral": "neutral", "flat": "neutral", "flatter": "neutral", "deadpan": "neutral", "plain": "neutral",
-}  # fmt: skip
 CALMER_WORDS = ("calmer", "calm", "gentler", "gentle", "relaxed", "tone it down", "subtler", "subtle")
 MORE_WORDS = ("more", "stronger", "intense", "intenser", "bigger", "up")
 LESS_WORDS = ("less", "weaker", "smaller", "down")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from cinedub.labels import EMOTIONS, GENDERS, SCENE_TYPES
+from cinedub.labels import EMOTIONS
+from cinedub.types import DIRECTION_BOUNDS, Conclusion
 
 # DeepDubber's scene-type question, word for word (its CoT-Movie-Dubbing data asks exactly this).
 SCENE_TYPE_QUESTION = (
@@ -57,22 +58,22 @@ CONCLUSION_FIELDS: tuple[str, ...] = (
 )  # fmt: skip
 
 
+# Conclusion fields a model may leave null in its JSON answer (the others always have a value).
+NULLABLE_CONCLUSION_FIELDS = ("age",)
+_SCHEMA_KEYS = ("type", "enum", "minimum", "maximum")
+
+
 def conclusion_schema() -> dict:
-    """JSON schema of the conclusion object (labels from cinedub.labels), for structured output."""
-    return {
-        "type": "object",
-        "properties": {
-            "scene_type": {"type": "string", "enum": list(SCENE_TYPES)},
-            "num_people": {"type": "integer", "minimum": 0},
-            "num_speaking": {"type": "integer", "minimum": 0},
-            "gender": {"type": "string", "enum": list(GENDERS)},
-            "age": {"type": ["integer", "null"], "minimum": 0, "maximum": 120},
-            "emotion": {"type": "string", "enum": list(EMOTIONS)},
-            "intensity": {"type": "number", "minimum": 0.0, "maximum": 1.0},
-        },
-        "required": list(CONCLUSION_FIELDS),
-        "additionalProperties": False,
-    }
+    """JSON schema of the conclusion object, for structured output: derived from the `Conclusion` model
+    (its labels from cinedub.labels, its bounds), the fields a model must answer, all required."""
+    properties = Conclusion.model_json_schema()["properties"]
+    out = {}
+    for name in CONCLUSION_FIELDS:
+        (option,) = [o for o in properties[name].get("anyOf", [properties[name]]) if o.get("type") != "null"]
+        out[name] = {key: option[key] for key in _SCHEMA_KEYS if key in option}
+        if name in NULLABLE_CONCLUSION_FIELDS:
+            out[name]["type"] = [out[name]["type"], "null"]
+    return {"type": "object", "properties": out, "required": list(CONCLUSION_FIELDS), "additionalProperties": False}
 
 
 def cot_answer_schema() -> dict:
@@ -169,17 +170,18 @@ NOTE_SYSTEM = (
     "You are a dubbing director's assistant. The director gives a note about the last take; turn it "
     "into changes to the actor's direction. Change only what the note asks for. Answer with one JSON object."
 )
-PACE_RANGE = (0.5, 2.0)  # speaking-rate factor (Direction.pace's bounds)
-PITCH_RANGE = (-12.0, 12.0)  # semitones
-LOUDNESS_RANGE = (-20.0, 20.0)  # dB
+INTENSITY_RANGE = DIRECTION_BOUNDS["intensity"]
+PACE_RANGE = DIRECTION_BOUNDS["pace"]  # speaking-rate factor
+PITCH_RANGE = DIRECTION_BOUNDS["pitch_shift"]  # semitones
+LOUDNESS_RANGE = DIRECTION_BOUNDS["loudness"]  # dB
 
 
 def note_changes_schema(num_takes: int = 0) -> dict:
     """JSON schema of a note's changes: every field optional but `explanation`."""
     properties = {
         "emotion": {"type": "string", "enum": list(EMOTIONS)},
-        "intensity": {"type": "number", "minimum": 0.0, "maximum": 1.0},
-        "intensity_delta": {"type": "number", "minimum": -1.0, "maximum": 1.0},
+        "intensity": {"type": "number", "minimum": INTENSITY_RANGE[0], "maximum": INTENSITY_RANGE[1]},
+        "intensity_delta": {"type": "number", "minimum": -INTENSITY_RANGE[1], "maximum": INTENSITY_RANGE[1]},
         "pace": {"type": "number", "minimum": PACE_RANGE[0], "maximum": PACE_RANGE[1]},
         "pitch_shift": {"type": "number", "minimum": PITCH_RANGE[0], "maximum": PITCH_RANGE[1]},
         "loudness": {"type": "number", "minimum": LOUDNESS_RANGE[0], "maximum": LOUDNESS_RANGE[1]},

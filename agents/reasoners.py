@@ -14,6 +14,8 @@ from typing import Protocol
 
 from cinedub.agents.cot import parse_cot
 from cinedub.agents.prompts import SUMMARY_TEXT_WITH_SPEAKER, format_cot
+from cinedub.agents.models import RULES, load_model, model_kind
+from cinedub.agents.vlm import ChatModel
 from cinedub.errors import CinedubError
 from cinedub.labels import EMOTIONS
 from cinedub.types import Conclusion, Line, Perception
@@ -39,6 +41,7 @@ class Reasoning:
 
 class Reasoner(Protocol):
     name: str
+    model: ChatModel | None  # the chat model it asks (a VLM reasoner's), None for rules
 
     def reason(self, clip: Path, perception: Perception, lines: list[Line]) -> Reasoning:
         """`clip` is the video itself, for backends that watch it; `perception` what the tools saw in it."""
@@ -90,6 +93,7 @@ class RulesReasoner:
     """Fills the four CoT stages from perception facts (faces, mouths, the line's words)."""
 
     name = "rules"
+    model: ChatModel | None = None
 
     def reason(self, clip: Path, perception: Perception, lines: list[Line]) -> Reasoning:
         n_people, n_speaking = perception.num_people, perception.num_speaking
@@ -138,37 +142,14 @@ class RulesReasoner:
         return Reasoning(cot=cot, conclusion=conclusion, backend=self.name)
 
 
-def _local(path: str, *, ground: bool = False) -> Reasoner:
-    """`local:PATH`: a VLM checkpoint folder run in-process (agents/local_model.py)."""
-    from cinedub.agents.local_model import TransformersChat
+def load_reasoner(spec: str = "rules", *, ground: bool = False, model: ChatModel | None = None) -> Reasoner:
+    """`rules`, `local:PATH` or `openai:URL[#model]`. `model`: the spec's chat model when the caller has
+    loaded it already (models.load_model; the director's context holds it), else it is loaded here.
+    `ground`: give a VLM the perception tools' facts with the question (rules always works from them)."""
+    kind = model_kind(spec)
+    if kind == RULES:
+        return RulesReasoner()
     from cinedub.agents.vlm_reasoner import VLMReasoner
 
-    if not path:
-        raise CinedubError("reasoner local: needs a model folder: local:PATH")
-    return VLMReasoner(TransformersChat(path), ground=ground)
-
-
-def _openai(arg: str, *, ground: bool = False) -> Reasoner:
-    """`openai:URL[#model]`: a VLM on an OpenAI-compatible server, e.g. vLLM (agents/openai_model.py)."""
-    from cinedub.agents.openai_model import openai_chat
-    from cinedub.agents.vlm_reasoner import VLMReasoner
-
-    # The server enforces the answer's JSON schema (vLLM structured outputs), so ask for JSON.
-    return VLMReasoner(openai_chat(arg), ground=ground, structured=True)
-
-
-# Backends by the prefix of their spec: kind -> factory(the text after "kind:", ground=...).
-# `ground`: give a VLM the perception tools' facts with the question (rules always works from them).
-REASONERS = {
-    "rules": lambda arg, *, ground=False: RulesReasoner(),
-    "local": _local,
-    "openai": _openai,
-}
-
-
-def load_reasoner(spec: str = "rules", *, ground: bool = False) -> Reasoner:
-    """`rules`, `local:PATH` or `openai:URL[#model]`."""
-    kind, _, arg = spec.partition(":")
-    if kind in REASONERS:
-        return REASONERS[kind](arg, ground=ground)
-    raise CinedubError(f"unknown reasoner {spec!r}; choose rules, local:PATH or openai:URL")
+    # An openai: server enforces the answer's JSON schema (vLLM structured outputs), so ask for JSON.
+    return VLMReasoner(model or load_model(spec), ground=ground, structured=kind == "openai")

@@ -1,4 +1,5 @@
-"""The director's typed state. Values are plain JSON (model dumps), so checkpoints stay portable."""
+"""The director's typed state: nodes read pydantic models, and what they write is JSON (model dumps), so
+checkpoints stay portable."""
 
 from __future__ import annotations
 
@@ -6,14 +7,20 @@ import functools
 import operator
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any, Literal
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from cinedub.labels import Emotion
+from cinedub.types import Conclusion, Direction, Line, Perception, Plan, Reference, TakeRecord, Window
 
 
 def json_native(value: Any) -> Any:
-    """`value` with numpy scalars and arrays, tuples and paths turned into the JSON types they stand for
-    (the checkpointer's msgpack refuses numpy; a numpy float once cost a finished take)."""
+    """`value` with pydantic models, numpy scalars and arrays, tuples and paths turned into the JSON types
+    they stand for (the checkpointer's msgpack refuses numpy; a numpy float once cost a finished take)."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
     if isinstance(value, dict):
         return {key: json_native(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
@@ -50,30 +57,52 @@ def merge_dicts(left: dict[str, Any], right: dict[str, Any]) -> dict[str, Any]:
     return {**left, **right}
 
 
-class DirectorState(TypedDict, total=False):
-    # What the human director gave.
+class Overrides(BaseModel):
+    """What the human director asked for up front, over the director's own conclusion."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    emotion: Emotion | None = None
+    intensity: float | None = Field(default=None, ge=0.0, le=1.0)
+
+
+class InputState(BaseModel):
+    """The graph's input: what the human director gives for a session's first take (the narrow input schema
+    of LangGraph's react-agent template). The Studio builds it, validated, and passes its JSON dump."""
+
+    model_config = ConfigDict(extra="forbid")
+
     clip: str
-    lines: list[dict]  # `Line` dumps; a line's window is set when the script gives one
+    lines: list[Line]  # a line's window is set when the script gives one
     voice: str
     out_dir: str
-    overrides: dict  # emotion / intensity asked for up front
-    first_note: str | None  # a note given with the very first take
+    overrides: Overrides = Overrides()
+    first_note: str | None = None  # a note given with the very first take
+    messages: Annotated[list[str], operator.add] = []  # what the director said, in order
+
+
+class DirectorState(InputState):
+    """The director's state, typed: each node reads these models (LangGraph validates the checkpointed JSON
+    into them) and returns JSON (`json_node`), so checkpoints hold JSON values only."""
+
+    model_config = ConfigDict(extra="ignore")  # keys of other versions do not stop a session from opening
 
     # What the director worked out.
-    perception: dict  # `Perception` dump
-    cot: str
-    conclusion: dict  # `Conclusion` dump
-    reasoner: str
-    reasoner_notes: list[str]
-    references: list[dict]  # `Reference` dumps
-    base_windows: list[dict]  # per line, where its speech belongs before pace changes
-    direction: dict  # `Direction` dump for the next take
+    perception: Perception | None = None
+    cot: str = ""
+    conclusion: Conclusion | None = None
+    reasoner: str = ""
+    reasoner_notes: list[str] = []
+    references: list[Reference] = []
+    plan: Plan | None = None  # for the next take: a Direction per line (its window: before pace changes)
+    # Sessions saved before plans were per line hold these instead of `plan` (agents/plan.py reads them).
+    base_windows: list[Window] = []
+    direction: Direction | None = None
 
     # The takes and the conversation.
-    takes: Annotated[list[dict], upsert_takes]  # `TakeRecord` dumps
-    fit_scale: list[float]  # per line, the review's correction of the window given to the actor
-    auto_retakes: int  # automatic retakes of the current take so far
-    verdict: str  # the last review's or interpretation's decision, read by the routers
-    note: str | None
-    messages: Annotated[list[str], operator.add]  # what the director said, in order
-    timings: Annotated[dict, merge_dicts]
+    takes: Annotated[list[TakeRecord], upsert_takes] = []
+    fit_scale: list[float] = []  # per line, the review's correction of the window given to the actor
+    auto_retakes: int = 0  # automatic retakes of the current take so far
+    verdict: Literal["accept", "retake", "unclear"] | None = None  # the last review's or interpretation's
+    note: str | None = None
+    timings: Annotated[dict[str, float], merge_dicts] = {}

@@ -34,7 +34,7 @@ def main() -> int:
     args = parser.parse_args()
     config.apply_offline_env()
     from cinedub.samples import bundled_sample
-    from cinedub.ui import browser as b
+    from tests import browser as b
 
     sample = bundled_sample()
     runs = []

@@ -31,10 +31,14 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cinedub import __version__, config
 from cinedub.errors import CinedubError
 from cinedub.labels import EMOTIONS
+
+if TYPE_CHECKING:
+    from cinedub.types import TakeRecord
 
 
 def _intensity(value: str) -> float:
@@ -268,21 +272,21 @@ def _read_records(path: Path) -> dict[str, dict]:
     return records
 
 
-def _set_model_limits(reasoner, *, timeout_s: float | None, retries: int | None) -> None:
-    """--timeout / --retries apply to reasoners whose model is asked over the network (openai:)."""
-    model = getattr(reasoner, "model", None)
+def _set_model_limits(model, spec: str, *, timeout_s: float | None, retries: int | None) -> None:
+    """--timeout / --retries apply to a reasoner's model asked over the network (openai:)."""
     for option, attribute, value in (("--timeout", "timeout_s", timeout_s), ("--retries", "retries", retries)):
         if value is None:
             continue
         if not hasattr(model, attribute):
-            raise CinedubError(f"{option} applies to a reasoner on a server (openai:URL), not {reasoner.name}")
+            kind = spec.partition(":")[0]
+            raise CinedubError(f"{option} applies to a reasoner on a server (openai:URL), not {kind}")
         setattr(model, attribute, value)
 
 
 @dataclass(frozen=True)
 class _PerceiveClip:
-    """classify's work in a worker process: read the clip and run the perception tools on it (models
-    and MediaPipe graphs load on a worker's first clip and stay loaded)."""
+    """classify's work in a worker process: read the clip and run the perception tools on it (the models
+    load on a worker's first clip and stay loaded; MediaPipe's graphs are built for each clip)."""
 
     def setup(self) -> None:
         return None
@@ -329,6 +333,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
     redoes only the rest; at the end FILE is written whole, in input order, and the .partial file removed."""
     from tqdm import tqdm
 
+    from cinedub.agents.models import load_model
     from cinedub.agents.reasoners import load_reasoner
     from cinedub.batch import default_workers, run_batch
     from cinedub.files import atomic_path, ensure_writable_dir
@@ -345,8 +350,9 @@ def cmd_classify(args: argparse.Namespace) -> int:
     if args.retries is not None and args.retries < 0:
         raise CinedubError("--retries must be 0 or more")
     items = _classify_inputs(args)
-    reasoner = load_reasoner(args.reasoner, ground=args.ground)
-    _set_model_limits(reasoner, timeout_s=args.timeout, retries=args.retries)
+    model = load_model(args.reasoner)
+    _set_model_limits(model, args.reasoner, timeout_s=args.timeout, retries=args.retries)
+    reasoner = load_reasoner(args.reasoner, ground=args.ground, model=model)
 
     out = Path(args.out) if args.out else None
     finished: dict[str, dict] = {}
@@ -470,6 +476,17 @@ def cmd_sessions(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rendered(take: TakeRecord) -> str:
+    """Which lines the take's actor rendered anew (the others were kept from the take before)."""
+    if not take.lines:
+        return "-"  # a take made before takes kept their lines
+    if len(take.rerendered) == len(take.lines):
+        return "all lines" if len(take.lines) > 1 else "line 1"
+    if not take.rerendered:
+        return "no line (all kept)"
+    return ("line " if len(take.rerendered) == 1 else "lines ") + ", ".join(map(str, take.rerendered))
+
+
 def cmd_takes(args: argparse.Namespace) -> int:
     from cinedub.studio import Studio
     from cinedub.types import TakeRecord
@@ -484,7 +501,7 @@ def cmd_takes(args: argparse.Namespace) -> int:
         error = max((abs(line["duration_error_ms"]) for line in take.measured.get("lines", [])), default=float("nan"))
         print(f"{take.name}\t{d.emotion} {d.intensity:.2f}\tpace {d.pace:.2f}\tpitch {d.pitch_shift:+.1f} st\t"
               f"loud {d.loudness:+.1f} dB\t{take.duration:.2f} s (off by {error:.0f} ms)\t"
-              f"note: {take.note or '-'}\t{take.path}")  # fmt: skip
+              f"rendered: {_rendered(take)}\tnote: {take.note or '-'}\t{take.path}")  # fmt: skip
     return 0
 
 

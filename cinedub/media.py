@@ -225,12 +225,12 @@ def load_audio(path: str | Path, sample_rate: int | None = None, mono: bool = Tr
     return np.clip(audio, -1.0, 1.0).astype(np.float32), rate
 
 
-def write_wav(path: str | Path, audio: np.ndarray, sample_rate: int) -> Path:
-    """Write 16-bit PCM WAV, atomically."""
+def write_wav(path: str | Path, audio: np.ndarray, sample_rate: int, subtype: str = "PCM_16") -> Path:
+    """Write WAV (16-bit PCM; subtype="FLOAT" keeps float32 samples exactly), atomically."""
     path = Path(path)
     try:
         with atomic_path(path) as tmp:
-            sf.write(tmp, np.clip(audio, -1.0, 1.0), sample_rate, subtype="PCM_16", format="WAV")
+            sf.write(tmp, np.clip(audio, -1.0, 1.0), sample_rate, subtype=subtype, format="WAV")
     except (OSError, sf.LibsndfileError) as err:
         raise storage_error(err, path) or err from None
     return path

@@ -20,11 +20,14 @@ from typing import Any
 
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.types import Command
+from pydantic import ValidationError
 
 from cinedub import config, media
 from cinedub.agents.context import DirectorContext
 from cinedub.agents.graph import build_graph
-from cinedub.agents.reasoners import Reasoner, load_reasoner
+from cinedub.agents.plan import state_plan
+from cinedub.agents.state import DirectorState, InputState, Overrides
+from cinedub.agents.reasoners import Reasoner
 from cinedub.errors import CinedubError, SessionBusy
 from cinedub.agents.windows import check_lines
 from cinedub.files import FILE_MODE, ensure_writable_dir, inside, storage_error
@@ -32,7 +35,7 @@ from cinedub.labels import EMOTIONS
 from cinedub.speech.actor import load_actor
 from cinedub.speech.frontend import check_speakable, estimate_speech_seconds
 from cinedub.speech.voice import load_voice
-from cinedub.types import ClipInfo, Conclusion, Direction, Line, TakeRecord
+from cinedub.types import ClipInfo, Conclusion, Direction, Line, Plan, TakeRecord
 
 # A note that asks for nothing in particular: the same direction, one more take.
 AGAIN = "again"
@@ -156,6 +159,12 @@ class Studio:
             else:
                 saver.is_setup = True  # setup() writes (journal mode, tables); the tables are there
             yield build_graph(saver)
+        except ValidationError as err:
+            if err.title != DirectorState.__name__:
+                raise
+            # a session whose saved state this version cannot read (another release's layout)
+            raise CinedubError(f"this session was saved in a form this cinedub cannot read "
+                               f"({_first_error(err)}): start a new session with --session NAME") from None
         except Exception as err:
             problem = storage_error(err, db if isinstance(err, sqlite3.Error) else None)
             if problem is None:
@@ -163,11 +172,6 @@ class Studio:
             raise problem from None
         finally:
             conn.close()
-
-    def _reasoner(self) -> Reasoner:
-        """A spec (`rules`, `local:PATH`, `openai:URL`) is loaded; a Reasoner object is used as given."""
-        spec = self.reasoner_spec
-        return load_reasoner(spec, ground=self.ground) if isinstance(spec, str) else spec
 
     @contextlib.contextmanager
     def _lock(self, session: str) -> Iterator[None]:
@@ -188,9 +192,10 @@ class Studio:
 
     def context(self) -> DirectorContext:
         if self._context is None:
-            reasoner = self._reasoner()
-            library = open_library(self.library_spec, self.chroma_url, model=getattr(reasoner, "model", None))
-            self._context = DirectorContext(reasoner=reasoner, actor=load_actor(self.actor_spec), library=library)
+            context = DirectorContext.for_reasoner(self.reasoner_spec, ground=self.ground,
+                                                   actor=load_actor(self.actor_spec))  # fmt: skip
+            context.library = open_library(self.library_spec, self.chroma_url, model=context.model)
+            self._context = context
         return self._context
 
     @staticmethod
@@ -228,18 +233,12 @@ class Studio:
             out_dir = Path(out) if out else Path("dubs") / session
             created = not out_dir.exists()
             ensure_writable_dir(out_dir)
-            state = {
-                "clip": str(clip.resolve()),
-                "lines": [line.model_dump() for line in lines],
-                "voice": str(voice.resolve()),
-                "out_dir": str(out_dir.resolve()),
-                "overrides": {"emotion": emotion, "intensity": intensity},
-                "first_note": note,
-                "takes": [],
-                "messages": [f"Warning: {warning}" for warning in info.warnings],
-            }
+            request = InputState(clip=str(clip.resolve()), lines=lines, voice=str(voice.resolve()),
+                                 out_dir=str(out_dir.resolve()),
+                                 overrides=Overrides(emotion=emotion, intensity=intensity), first_note=note,
+                                 messages=[f"Warning: {warning}" for warning in info.warnings])  # fmt: skip
             try:
-                graph.invoke(state, config_, context=self.context())
+                graph.invoke(request.model_dump(mode="json"), config_, context=self.context())
             except BaseException as err:
                 written = sorted(p.name for p in out_dir.glob("take-*.wav")) if out_dir.is_dir() else []
                 if not written:
@@ -274,7 +273,7 @@ class Studio:
         if not snapshot.interrupts:
             # The last run died mid-take: drop what its writes left half done, then finish the take
             # from its last checkpoint (without a note, that take is what this call makes).
-            for partial in Path(values["out_dir"]).glob(".*.part.*"):
+            for partial in Path(values["out_dir"]).rglob(".*.part.*"):  # also in take-NNN/ (line files)
                 partial.unlink(missing_ok=True)
             graph.invoke(None, config_, context=context)
             takes_before = 0  # the finished take is new to the user even if its state was saved
@@ -315,7 +314,7 @@ class Studio:
 
     def session(self, session: str) -> dict[str, Any]:
         """Everything a session holds (its checkpointed state: clip, lines, voice, out_dir, cot, conclusion,
-        references, perception, takes, messages) plus `waiting_for_note`; readable while a take runs."""
+        references, perception, plan, takes, messages) plus `waiting_for_note`; readable while a take runs."""
         if not (self.home / "sessions.sqlite").exists():
             raise CinedubError(f"no session named {session!r} (see: cinedub sessions)")
         with self._graph(write=False) as graph:
@@ -360,7 +359,8 @@ class Studio:
             values = snapshot.values
             before = len(values.get("messages", []))
             conclusion = Conclusion.model_validate(values["conclusion"])
-            direction = Direction.model_validate(values["direction"])
+            plan = state_plan(DirectorState.model_validate(values))
+            direction = plan.scene
             asked = {"emotion": emotion, "intensity": intensity, "pace": pace}
             asked = {k: v for k, v in asked.items() if v is not None}
             try:
@@ -370,6 +370,7 @@ class Studio:
                     conclusion = Conclusion.model_validate({**conclusion.model_dump(),
                                                             **{k: asked[k] for k in ("emotion", "intensity") if k in asked}})  # fmt: skip
                 new = Direction.model_validate({**direction.model_dump(), **asked})
+                lines = [Direction.model_validate({**line.model_dump(), **asked}) for line in plan.lines]
             except ValueError as err:
                 raise CinedubError(f"cannot override: {str(err).splitlines()[-1].strip()}") from None
             changed = new.changed(direction)
@@ -377,13 +378,19 @@ class Studio:
             note = "override: " + ", ".join(f"{k}={v}" for k, v in {**asked, "scene_type": scene_type}.items() if v is not None)
             # As if `interpret` had read the note: the graph goes on to `act`, `review`, `export`.
             graph.update_state(config_, {"conclusion": conclusion.model_dump(mode="json"),
-                                         "direction": new.model_dump(mode="json"), "note": note, "verdict": "retake",
+                                         "plan": Plan(scene=new, lines=lines).model_dump(mode="json"), "note": note,
+                                         "verdict": "retake",
                                          "messages": [f"Overridden by the director: {said}."]}, as_node="interpret")  # fmt: skip
             graph.invoke(None, config_, context=self.context())
             return self._result(graph, session, messages_before=before)
 
     def takes(self, session: str) -> list[TakeRecord]:
         return [TakeRecord.model_validate(t) for t in self.session(session).get("takes", [])]
+
+
+def _first_error(err: ValidationError) -> str:
+    first = err.errors()[0]
+    return f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
 
 
 def _read_only(db: Path) -> sqlite3.Connection:

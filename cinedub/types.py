@@ -112,6 +112,12 @@ class TextEmotion(Record):
     valence: float  # VADER compound, -1..1
 
 
+# The face-mesh descriptors perception keeps per face and frame (`Perception.face_series`), in this order;
+# measured in agents/perception/mesh.py.
+MESH_DESCRIPTORS = ("mouth_opening", "mouth_width", "corner_lift", "eye_opening", "brow_raise", "brow_gap",
+                    "jaw_open", "lip_pucker", "head_yaw", "head_pitch")  # fmt: skip
+
+
 class Perception(Record):
     """Everything `watch` learns about a clip."""
 
@@ -125,6 +131,8 @@ class Perception(Record):
     speaker_id: int | None = None  # track_id of the main speaker, if anyone talks
     speaking_windows: list[Window] = []  # the main speaker's
     mouth_series: dict[int, list[float | None]] = {}  # track_id -> opening per sampled frame
+    # track_id -> MESH_DESCRIPTORS per sampled frame (None where the person is unseen or the mesh missed)
+    face_series: dict[int, list[list[float] | None]] = {}
     scene: SceneColour | None = None
     text: TextEmotion | None = None
     timings: dict[str, float] = {}
@@ -195,11 +203,49 @@ class Direction(Record):
     voice: str  # path of the reference recording
     references: list[Reference] = []
     seed: int = 0
+    speaker: str | None = None  # the character who says the line (None: not yet told apart)
 
     def changed(self, other: Direction) -> dict[str, tuple[Any, Any]]:
         """Fields that differ from `other`, as (other's value, this value)."""
         mine, theirs = self.model_dump(), other.model_dump()
         return {k: (theirs[k], mine[k]) for k in mine if mine[k] != theirs[k]}
+
+
+def field_bounds(model: type[BaseModel], name: str) -> tuple[float, float]:
+    """The (ge, le) bounds a model's field declares: the one source of a control's range."""
+    metadata = model.model_fields[name].metadata
+    low = next(m.ge for m in metadata if hasattr(m, "ge"))
+    high = next(m.le for m in metadata if hasattr(m, "le"))
+    return float(low), float(high)
+
+
+# The range of each control a note or the studio moves, as Direction declares it.
+DIRECTION_BOUNDS: dict[str, tuple[float, float]] = {
+    name: field_bounds(Direction, name) for name in ("intensity", "pace", "pitch_shift", "loudness")
+}
+
+
+class Plan(Record):
+    """The director's plan for a take: one Direction per line (its `window`: where the line's speech
+    belongs before its pace is applied), and the scene-wide defaults a note to every line also moves."""
+
+    scene: Direction
+    lines: list[Direction]
+
+
+class LineRendering(Record):
+    """One line of a take as the actor rendered it: its own audio file (at the take's sample rate, placed
+    at `start` in the soundtrack) and what the actor was asked and applied."""
+
+    line: int  # 1-based
+    text: str
+    path: str
+    start: float  # where the audio sits in the soundtrack, seconds
+    window: Window  # the window the line's speech must fill (its direction's window after pace)
+    direction: Direction  # what the actor was asked (window: the window given to the actor)
+    applied: dict[str, Any] = {}
+    timings: dict[str, float] = {}
+    rendered_in: int  # the take whose `act` rendered this audio (earlier: kept unchanged from that take)
 
 
 class TakeRecord(Record):
@@ -216,6 +262,12 @@ class TakeRecord(Record):
     applied: dict[str, Any] = {}
     measured: dict[str, Any] = {}
     kept: bool = True
+    lines: list[LineRendering] = []  # per line (empty in takes made before takes kept their lines)
+
+    @property
+    def rerendered(self) -> list[int]:
+        """The lines (1-based) this take's actor rendered anew; the others were kept from an earlier take."""
+        return [r.line for r in self.lines if r.rendered_in == self.index]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -24,9 +24,10 @@ from typing import Any
 import numpy as np
 
 from cinedub import config, media
+from cinedub.agents.perception import perceive
 from cinedub.errors import CinedubError
 from cinedub.speech.measure import reference_prosody
-from cinedub.types import Conclusion, Line, Reference
+from cinedub.types import Conclusion, Line, Perception, Reference, TextEmotion
 
 from . import features
 from .ingest import ClipSource, IngestReport, ingest, read_folder, read_manifest
@@ -100,7 +101,7 @@ def clip_features(source: ClipSource) -> ClipFeatures:
     raws: dict[str, np.ndarray] = {}
     unit: dict[str, np.ndarray] = {}
     if source.video is not None:
-        picture = features.video_features(source.video)
+        picture = features.picture_features(perceive(source.video))
         raws["scene"] = picture.scene
         if picture.face is not None:
             raws["face"] = picture.face
@@ -226,10 +227,13 @@ class ReferenceLibrary:
         scored = [Hit(clip_id=i, score=float(np.mean(s)), metadata=hits[i].metadata) for i, s in sims.items() if s]
         return sorted(scored, key=lambda h: -h.score)[:k]
 
-    def _picture_paths(self, clip: Path, k: int, where: dict | None) -> dict[str, list[Hit]]:
-        if not media.probe(clip).has_video:
-            return {"scene": [], "face": []}
-        picture = features.video_features(clip)
+    def _picture_paths(self, clip: Path, perception: Perception | None, k: int,
+                       where: dict | None) -> dict[str, list[Hit]]:  # fmt: skip
+        if perception is None:
+            if not media.probe(clip).has_video:
+                return {"scene": [], "face": []}
+            perception = perceive(clip)
+        picture = features.picture_features(perception)
         description = self._written(self.describe_scene, clip)
         vlm = ("scene_vlm", features.embed_sentences([description])[0]) if description else None
         out = {"scene": self._path(("scene", self._vector("scene", picture.scene)), vlm, k, where), "face": []}
@@ -237,29 +241,35 @@ class ReferenceLibrary:
             out["face"] = self.store.query("face", self._vector("face", picture.face), k, where)
         return out
 
-    def _text_path(self, text: str, emotion: str | None, k: int, where: dict | None) -> list[Hit]:
+    def _text_path(self, text: str, emotion: str | None, k: int, where: dict | None, *,
+                   lexicon: TextEmotion | None = None) -> list[Hit]:  # fmt: skip
         if not text:
             return []
         written = self._written(self.write_reaction, text)
         reaction = ("text_reaction", features.text_vector(written)) if written else None
-        return self._path(("text", features.text_vector(text, emotion=emotion)), reaction, k, where)
+        own = features.text_vector(text, emotion=emotion, lexicon=lexicon)
+        return self._path(("text", own), reaction, k, where)
 
     def query(self, clip: Path, lines: list[Line], conclusion: Conclusion | None = None, *, k: int = DEFAULT_K,
-              same_speaker: str | None = None, exclude_clip: str | None = None) -> list[Reference]:  # fmt: skip
+              same_speaker: str | None = None, exclude_clip: str | None = None,
+              perception: Perception | None = None) -> list[Reference]:  # fmt: skip
         """References for a clip and its lines: scene, face and text paths in parallel, top k each,
         merged (see `merge`). `same_speaker` keeps that speaker's clips only; `exclude_clip` drops a
-        clip id (the query's own clip, when it is in the library)."""
+        clip id (the query's own clip, when it is in the library). `perception`: the clip's, of these
+        lines, when it has been perceived already (the director's `watch`): the scene, face and text
+        emotion are read off it instead of being measured again."""
         if k < 1:
             raise CinedubError(f"k must be at least 1, got {k}")
         clip = Path(clip)
         media.probe(clip)  # one clear line for a missing or unreadable clip
         text = " ".join(line.text for line in lines)
         emotion = conclusion.emotion if conclusion is not None else None
+        lexicon = perception.text if perception is not None else None
         where = _where(same_speaker, exclude_clip)
         self._stats = None  # another process may have refitted them since
         with ThreadPoolExecutor(max_workers=2) as pool:
-            picture = pool.submit(self._picture_paths, clip, k, where)
-            words = pool.submit(self._text_path, text, emotion, k, where)
+            picture = pool.submit(self._picture_paths, clip, perception, k, where)
+            words = pool.submit(self._text_path, text, emotion, k, where, lexicon=lexicon)
             paths = {**picture.result(), "text": words.result()}
         return merge(paths)
 

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from cinedub.servers import ServerNotReady, free_port, log_tail
+from tests.servers import ServerNotReady, free_port, log_tail
 
 RAY = Path(sys.executable).parent / "ray"
 RAY_ENV = {"RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}

@@ -213,7 +213,7 @@ def test_ray_run_resumes_after_the_driver_is_killed(batch, ray_cluster, tmp_path
 
 def test_ray_needs_a_running_cluster(carphone_clip, tmp_path):
     pytest.importorskip("ray", reason="Ray is in the batch extra (pip install 'cinedub[batch]')")
-    from cinedub.servers import free_port
+    from tests.servers import free_port
 
     proc = _classify([carphone_clip], tmp_path / "x.jsonl", "--ray", f"127.0.0.1:{free_port()}")
     _, stderr = proc.communicate(timeout=120)

@@ -10,6 +10,7 @@ from cinedub.agents.cot import parse_cot
 from cinedub.agents.prompts import STAGES
 from cinedub.agents.reasoners import RulesReasoner, load_reasoner, scene_type_from_counts
 from cinedub.errors import CinedubError
+from cinedub.labels import EMOTIONS
 from cinedub.types import Perception, Person, TextEmotion, Window
 from tests.conftest import COT_SAMPLE, run_cinedub
 
@@ -194,3 +195,21 @@ def test_a_structured_answer_is_well_formed_after_rewriting():
     parsed = parse_cot('```json\n{"summary": "s", "caption": "c", "reasoning": "r", '
                        '"conclusion": {"scene_type": "dialogue"}}\n```')  # fmt: skip
     assert parsed.well_formed and parsed.letter == "A" and parsed.stages["CAPTION"] == "c"
+
+
+def test_the_vlm_schema_and_the_direction_bounds_come_from_the_models():
+    """One source: the structured-output schema is the Conclusion model's, the note bounds Direction's."""
+    from cinedub.agents.prompts import conclusion_schema, note_changes_schema
+    from cinedub.types import DIRECTION_BOUNDS, Direction
+
+    schema = conclusion_schema()
+    assert schema["properties"]["age"] == {"type": ["integer", "null"], "minimum": 0, "maximum": 120}
+    assert schema["properties"]["emotion"]["enum"] == list(EMOTIONS)
+    assert schema["properties"]["intensity"] == {"type": "number", "minimum": 0.0, "maximum": 1.0}
+    assert set(schema["required"]) == set(schema["properties"]) and schema["additionalProperties"] is False
+    assert DIRECTION_BOUNDS["pace"] == (0.5, 2.0) and DIRECTION_BOUNDS["pitch_shift"] == (-12.0, 12.0)
+    notes = note_changes_schema()["properties"]
+    for name, (low, high) in DIRECTION_BOUNDS.items():
+        assert (notes[name]["minimum"], notes[name]["maximum"]) == (low, high)
+        with pytest.raises(ValueError):
+            Direction(window=Window(start=0.0, end=1.0), voice="v.wav", **{name: high + 1})

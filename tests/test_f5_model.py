@@ -227,7 +227,16 @@ def test_visual_features_from_real_perception(carphone_clip):
     mouth = features[:, VISUAL_FEATURES.index("mouth_open")]
     present = features[:, VISUAL_FEATURES.index("face_present")]
     assert present.mean() > 0.8 and mouth[present > 0].std() > 0.005  # a talking mouth moves
-    assert np.all(features[:, VISUAL_FEATURES.index("head_yaw")] == 0)  # not measured: left at 0
+    # Every column is measured: each moves over the frames the face is seen, and is 0 where it is not.
+    seen = features[present > 0]
+    spread = {name: float(seen[:, i].std()) for i, name in enumerate(VISUAL_FEATURES)
+              if name != "face_present"}  # fmt: skip
+    assert all(value > 1e-3 for value in spread.values()), spread
+    assert np.all(features[present == 0] == 0)
+    assert np.all(np.abs(seen[:, VISUAL_FEATURES.index("head_yaw")]) <= 1.0)
+    # the jaw drops as the lips part
+    jaw = seen[:, VISUAL_FEATURES.index("jaw_open")]
+    assert np.corrcoef(jaw, seen[:, VISUAL_FEATURES.index("mouth_open")])[0, 1] > 0.3
     silent = perception.model_copy(update={"speaker_id": None})
     assert visual_features(silent) is None
 

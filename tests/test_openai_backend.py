@@ -24,7 +24,7 @@ from cinedub.agents.openai_model import OpenAIChat, parse_spec
 from cinedub.agents.reasoners import load_reasoner
 from cinedub.agents.vlm import ModelUnavailable, SampledVideo, VisionPrompt
 from cinedub.errors import CinedubError
-from cinedub.servers import free_port
+from tests.servers import free_port
 
 from .conftest import pyfeat, run_cinedub
 

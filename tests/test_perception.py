@@ -20,6 +20,7 @@ from cinedub.agents.perception.mouth import mouth_activity, speaking_windows
 from cinedub.agents.perception.scene import scene_colour
 from cinedub.agents.perception.text import text_emotion
 from cinedub.errors import CinedubError
+from cinedub.types import MESH_DESCRIPTORS
 from tests.conftest import pyfeat
 
 EMOTION_SET = {"angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"}
@@ -59,6 +60,12 @@ def test_the_man_in_the_car_talks(perceived):
     assert any(w.start <= 2.0 and w.end >= 3.8 for w in p.speaking_windows)
     assert man.gender == "male" and 20 <= man.age <= 45
     assert len(p.mouth_series[man.track_id]) == p.num_frames == len(p.frame_times)
+    # His mesh descriptors per frame, measured where his mouth is (the one measurement both series come from).
+    faces = p.face_series[man.track_id]
+    assert len(faces) == p.num_frames
+    opening = MESH_DESCRIPTORS.index("mouth_opening")
+    assert [None if row is None else row[opening] for row in faces] == p.mouth_series[man.track_id]
+    assert all(len(row) == len(MESH_DESCRIPTORS) for row in faces if row is not None)
     assert p.text is not None and p.scene is not None
     assert {"faces", "attributes", "total"} <= set(p.timings)
 
@@ -185,3 +192,30 @@ def test_a_file_that_is_not_a_video(tmp_path):
     sound = media.write_wav(tmp_path / "tone.wav", np.zeros(16000, np.float32), 16000)
     with pytest.raises(CinedubError, match="no video"):
         perceive(sound)
+
+
+def test_perception_is_cached_by_the_clips_content(carphone_clip, tmp_path, monkeypatch):
+    """A clip perceived once is not decoded again while its bytes are the same; the line's text emotion
+    is measured for each call; a clip with other bytes is perceived anew."""
+    from cinedub.agents.perception.cache import perceive_cached
+
+    passes = []
+    iter_frames = media.iter_frames
+
+    def counted(*args, **kwargs):
+        passes.append(args[0])
+        return iter_frames(*args, **kwargs)
+
+    monkeypatch.setattr(media, "iter_frames", counted)
+    first = perceive_cached(carphone_clip, "I told you already.", folder=tmp_path / "cache")
+    again = perceive_cached(carphone_clip, "What a lovely day!", folder=tmp_path / "cache")
+    assert len(passes) == 1 and len(list((tmp_path / "cache").iterdir())) == 1
+    assert again.model_dump(exclude={"text"}) == first.model_dump(exclude={"text"})
+    assert (first.text.emotion, again.text.emotion) != ("neutral", "neutral") and again.text != first.text
+    other = tmp_path / "other.mp4"
+    other.write_bytes(carphone_clip.read_bytes() + b"\0")  # the same picture, other bytes: another entry
+    perceive_cached(other, folder=tmp_path / "cache")
+    assert len(passes) == 2 and len(list((tmp_path / "cache").iterdir())) == 2
+    # A cache that cannot be written is a miss, not an error.
+    (tmp_path / "file").write_text("")
+    assert perceive_cached(carphone_clip, folder=tmp_path / "file" / "cache").num_frames == first.num_frames

@@ -188,8 +188,8 @@ class TinyLibrary:
     def __init__(self, references: list[Reference]):
         self.references, self.queries = references, []
 
-    def query(self, clip, lines, conclusion, *, k: int = 3) -> list[Reference]:
-        self.queries.append((clip, lines, conclusion))
+    def query(self, clip, lines, conclusion, *, k: int = 3, perception=None) -> list[Reference]:
+        self.queries.append((clip, lines, conclusion, perception))
         return self.references[:k]
 
 
@@ -197,6 +197,7 @@ def test_studio_retrieves_and_direction_json_carries_the_references(sample, hot,
     library = TinyLibrary(hot)
     result = Studio(library=library).dub(sample.clip, [Line(text=sample.line)], sample.voice, out=tmp_path / "dub")
     assert len(library.queries) == 1 and library.queries[0][2].scene_type  # asked with the director's conclusion
+    assert library.queries[0][3].num_frames > 0  # ... and the perception the director made of the clip
     saved = json.loads((tmp_path / "dub" / "direction.json").read_text())
     assert [r["clip_id"] for r in saved["references"]] == ["hot-0", "hot-1", "hot-2"]
     assert [r["clip_id"] for r in saved["direction"]["references"]] == ["hot-0", "hot-1", "hot-2"]
@@ -240,3 +241,55 @@ def test_dub_with_a_real_library(sample, hot, tmp_path):
     assert {r["clip_id"] for r in saved["references"]} == {"movie/hot-0", "movie/hot-1", "movie/hot-2"}
     lent = json.loads((out / "report.json").read_text())["applied"]["lines"][0]["references"]
     assert lent["f0_range_semitones"]["target"] > lent["f0_range_semitones"]["own"]  # the hot readings are wide
+
+
+@pytest.mark.slow
+def test_a_take_with_a_library_decodes_the_clip_for_faces_once(sample, hot, tmp_path, monkeypatch):
+    """Perception is made once a take and shared: the library's scene and face paths read the director's
+    Perception instead of decoding the clip and running the face mesh again."""
+    pytest.importorskip("chromadb", reason="the reference library needs chromadb (scripts/setup.sh installs it)")
+    from cinedub import media
+    from cinedub.agents.perception.faces import FaceFinder
+    from cinedub.retrieval import ReferenceLibrary
+
+    rows = [{"id": "shot", "video": str(sample.clip), "audio": hot[0].audio, "text": REFERENCE_LINES[0],
+             "speaker": "a", "emotion": "angry"}]  # fmt: skip
+    rows += [{"id": r.clip_id, "audio": r.audio, "text": text, "speaker": "b", "emotion": "angry"}
+             for r, text in zip(hot[1:], REFERENCE_LINES[1:], strict=True)]  # fmt: skip
+    manifest = tmp_path / "clips.jsonl"
+    manifest.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    library = ReferenceLibrary.open(tmp_path / "db")
+    assert "added 3" in library.build(manifest=manifest, progress=False).summary()
+
+    decoded: list[int] = []  # frames each pass over the clip decoded
+    finders, found = [], []
+    iter_frames, finder_init, find = media.iter_frames, FaceFinder.__init__, FaceFinder.find
+
+    def counted_frames(*args, **kwargs):
+        decoded.append(0)
+        for frame in iter_frames(*args, **kwargs):
+            decoded[-1] += 1
+            yield frame
+
+    def counted_finder(self, *args, **kwargs):
+        finders.append(self)
+        finder_init(self, *args, **kwargs)
+
+    def counted_find(self, rgb):
+        found.append(rgb.shape)
+        return find(self, rgb)
+
+    monkeypatch.setattr(media, "iter_frames", counted_frames)
+    monkeypatch.setattr(FaceFinder, "__init__", counted_finder)
+    monkeypatch.setattr(FaceFinder, "find", counted_find)
+    studio = Studio(library=library)
+    result = studio.dub(sample.clip, [Line(text=sample.line)], sample.voice, out=tmp_path / "dub")
+    saved = json.loads((tmp_path / "dub" / "direction.json").read_text())
+    # One pass decodes the clip for faces (the input check reads its first frame only), one face finder
+    # sees each sampled frame once.
+    assert [n for n in decoded if n > 1] == [saved["perception"]["num_frames"]], decoded
+    assert len(finders) == 1 and len(found) == saved["perception"]["num_frames"]
+    # The picture paths did run, on the shared perception: the clip itself is the nearest scene.
+    found = {r["clip_id"]: r["path"] for r in saved["references"]}
+    assert found.get("shot") in ("scene", "face"), found
+    assert result.take.direction.references

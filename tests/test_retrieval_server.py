@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from cinedub.retrieval import ReferenceLibrary
-from cinedub.servers import free_port, wait_until_answering
+from tests.servers import free_port, wait_until_answering
 from cinedub.types import Line
 
 from .conftest import run_cinedub

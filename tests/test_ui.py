@@ -72,7 +72,7 @@ def shots(tmp_path) -> Path:
 @pytest.fixture
 def browser_mod():
     pytest.importorskip("playwright")
-    from cinedub.ui import browser
+    from tests import browser
 
     if not Path(browser.CHROMIUM).is_file():
         pytest.skip(f"{browser.CHROMIUM} is missing (apt-get install chromium)")
@@ -251,7 +251,7 @@ def _get(url: str) -> int:
 @pytest.mark.slow
 def test_auth_keeps_strangers_out(cinedub_home):
     """With --auth the app's config and API answer 401 until one logs in; bound to 127.0.0.1."""
-    from cinedub.ui import browser as b
+    from tests import browser as b
 
     with b.serve(cinedub_home, None, "--auth", "director:secret") as url:
         assert url.startswith("http://127.0.0.1:")

@@ -17,7 +17,7 @@ from cinedub.agents.frames import sample_frames
 from cinedub.agents.openai_model import OpenAIChat
 from cinedub.agents.vlm import VisionPrompt
 from cinedub.agents.vlm_reasoner import build_reason_prompt
-from cinedub.servers import ServerNotReady
+from tests.servers import ServerNotReady
 
 from .conftest import pyfeat, run_cinedub
 from .vllm_server import SERVED_NAME, save_tiny_model, vllm_server

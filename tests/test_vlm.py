@@ -302,6 +302,16 @@ def test_the_tiny_model_answers_gibberish_and_the_director_falls_back(tiny_vlm_d
     assert isinstance(reasoner, VLMReasoner) and isinstance(reasoner.model, TransformersChat)
     assert reasoner.model._sized_for_model(reasoner.frames(carphone_clip))  # Qwen2.5-VL: 28-px patches, no resize
     assert load_reasoner(f"local:{tiny_vlm_dir}").model.model is reasoner.model.model  # loaded once per process
+    # One model loader: the director's context holds the model its reasoner asks (and hands to the note
+    # interpreter and the library's describer); a rules director has none.
+    from cinedub.agents.context import DirectorContext
+    from cinedub.agents.descriptions import load_describer
+
+    context = DirectorContext.for_reasoner(f"local:{tiny_vlm_dir}", actor=None)
+    assert context.model is context.reasoner.model and isinstance(context.model, TransformersChat)
+    assert load_describer(f"local:{tiny_vlm_dir}").model.model is reasoner.model.model
+    assert DirectorContext.for_reasoner("rules", actor=None).model is None
+    assert DirectorContext.for_reasoner(reasoner, actor=None).model is reasoner.model
     prompt = build_reason_prompt(reasoner.frames(carphone_clip), _perception(), [LINE], ground=True)
     answer = reasoner.model.generate(prompt, max_new_tokens=8)
     assert isinstance(answer, str)

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from cinedub.servers import ServerNotReady, free_port, wait_until_answering
+from tests.servers import ServerNotReady, free_port, wait_until_answering
 
 REPO = Path(__file__).resolve().parents[1]
 VLLM_PYTHON = REPO / ".venv-vllm" / "bin" / "python"

@@ -21,7 +21,7 @@ from cinedub.errors import CinedubError
 from cinedub.files import write_json
 from cinedub.labels import EMOTIONS, SCENE_TYPES
 from cinedub.studio import Studio
-from cinedub.types import Line, TakeRecord
+from cinedub.types import DIRECTION_BOUNDS, Line, TakeRecord
 from cinedub.ui import views
 
 SESSION_NAME = re.compile(r"^ui-[0-9a-f]{12}$")
@@ -108,7 +108,7 @@ class StudioUI:
         takes = [TakeRecord.model_validate(t) for t in values["takes"]]
         last = takes[-1]
         conclusion = values.get("conclusion", {})
-        direction = values.get("direction", {})
+        direction = (values.get("plan") or {}).get("scene") or values.get("direction", {})  # older sessions: direction
         labels = [views.take_label(t) for t in takes]
         plot = folder / "plots" / f"take-{last.index:03d}.png"
         if not plot.is_file():
@@ -305,8 +305,8 @@ def build_app(studio: Studio | None = None):
                     with gr.Row():
                         scene_type = gr.Dropdown(list(SCENE_TYPES), value=None, label="Scene type")
                         emotion_c = gr.Dropdown(list(EMOTIONS), value=None, label="Emotion")
-                        intensity_c = gr.Slider(0, 1, step=0.05, label="Intensity")
-                        pace_c = gr.Slider(0.5, 2.0, step=0.05, value=1.0, label="Pace")
+                        intensity_c = gr.Slider(*DIRECTION_BOUNDS["intensity"], step=0.05, label="Intensity")
+                        pace_c = gr.Slider(*DIRECTION_BOUNDS["pace"], step=0.05, value=1.0, label="Pace")
                     override_btn = gr.Button("Apply overrides → retake", elem_id="override-btn")
         with gr.Row():
             with gr.Column(scale=1):

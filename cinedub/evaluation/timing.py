@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from cinedub.assembly import duration_errors
 from cinedub.errors import CinedubError
 from cinedub.speech.measure import speech_span
 from cinedub.types import Window
@@ -16,8 +17,9 @@ SEARCH_MARGIN_S = 0.5
 def window_timing(audio: np.ndarray, sample_rate: int, window: Window) -> dict[str, float]:
     """Where the speech around `window` starts and ends (seconds of `audio`), and its errors in ms.
 
-    duration_error_ms is EVAL.md's |speech duration - window duration|; onset / offset errors are signed
-    (+ = late)."""
+    duration_error_ms is EVAL.md's |speech duration - window duration|, duration_error_signed_ms the same with
+    its sign (both from cinedub.assembly, as the director's review measures them); onset / offset errors are
+    signed (+ = late)."""
     lo = max(0.0, window.start - SEARCH_MARGIN_S)
     hi = min(len(audio) / sample_rate, window.end + SEARCH_MARGIN_S)
     if hi <= lo:
@@ -32,8 +34,7 @@ def window_timing(audio: np.ndarray, sample_rate: int, window: Window) -> dict[s
         "speech_start": round(start, 4),
         "speech_end": round(end, 4),
         "speech_duration": round(spoken, 4),
-        "duration_error_ms": round(1000 * abs(spoken - window.duration), 1),
-        "duration_error_signed_ms": round(1000 * (spoken - window.duration), 1),
+        **duration_errors(spoken, window),
         "onset_error_ms": round(1000 * (start - window.start), 1),
         "offset_error_ms": round(1000 * (end - window.end), 1),
     }

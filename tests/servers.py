@@ -1,4 +1,4 @@
-"""Local server processes, for the studio's browser harness (ui/browser.py, used by the tests and
+"""Local server processes, for the studio's browser harness (tests/browser.py, used by the tests and
 bench/ui_bench.py) and the test fixtures that start vLLM and `chroma run`: a free port on 127.0.0.1, and
 waiting until a started server answers."""
 

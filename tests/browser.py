@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from cinedub.servers import free_port, wait_until_answering
+from tests.servers import free_port, wait_until_answering
 
 CHROMIUM = os.environ.get("CINEDUB_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
