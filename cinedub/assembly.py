@@ -1,5 +1,6 @@
-"""Take assembly: each line of a take in its own audio file, the soundtrack built from those files, the
-take measured, muxed with the clip and reported (dub.mp4, direction.json, report.json).
+"""Take assembly: each line of a take in its own audio file, the soundtrack built from those files (the
+new dialogue over the clip's own ambience, when it has one), the take measured, muxed with the clip and
+reported (dub.mp4, direction.json, report.json).
 
 The director's nodes decide what to render; this module does the media work. It lives in the core, not
 in agents/, because the evaluation measures takes with the same functions (`duration_errors`) and must
@@ -16,9 +17,13 @@ from typing import Any
 import numpy as np
 
 from cinedub import media
+from cinedub.errors import CinedubError
 from cinedub.files import atomic_path, storage_error, write_json
+from cinedub.speech.audio import REFERENCE_LEVEL_DBFS
 from cinedub.speech.measure import measure_prosody, speech_span
-from cinedub.types import LineRendering, TakeRecord, Window
+from cinedub.stems import clip_stems
+from cinedub.types import LineRendering, SceneSound, TakeRecord, Window
+from cinedub.vad import speech_spans
 
 # Sample rate of the dub's soundtrack and of every line's audio file.
 TRACK_SAMPLE_RATE = 48_000
@@ -26,6 +31,13 @@ TRACK_SAMPLE_RATE = 48_000
 LATE_MARGIN_S = 0.5
 # Perception keys too bulky for direction.json (per-frame series).
 PERCEPTION_SERIES = ("mouth_series", "face_series", "frame_times")
+# The new dialogue's loudness (LUFS) over an ambience whose clip had no dialogue: EBU R128's programme level.
+DIALOGUE_TARGET_LUFS = -23.0
+MIN_DIALOGUE_S = 0.5  # less speech than this in the clip's sound: it has no dialogue to match
+# The mix never goes above this (-1 dBFS): a louder one is scaled down whole, never clipped.
+PEAK_CEILING = 10.0 ** (-1.0 / 20.0)
+STEMS = ("dialogue", "ambience")
+TAKE_FILES = "take-[0-9][0-9][0-9].wav"  # the takes' mixes in an output folder (not their stems)
 
 
 def duration_errors(spoken_s: float, window: Window) -> dict[str, float]:
@@ -67,18 +79,94 @@ def keep_line(previous: str | Path, path: Path) -> None:
         raise storage_error(err, path) or err from None
 
 
+def stem_path(take: str | Path, stem: str) -> Path:
+    """Where a take's stem lies: take-001.dialogue.wav beside take-001.wav."""
+    take = Path(take)
+    return take.with_name(f"{take.stem}.{stem}.wav")
+
+
+def loudness_lufs(audio: np.ndarray, rate: int) -> float | None:
+    """ITU-R BS.1770 integrated loudness (pyloudnorm), or None for audio too short or silent to have one."""
+    import pyloudnorm
+
+    if len(audio) < int(0.4 * rate):  # one gating block
+        return None
+    value = float(pyloudnorm.Meter(rate).integrated_loudness(np.asarray(audio, np.float64)))
+    return value if np.isfinite(value) else None
+
+
+def scene_sound(clip: str | Path, out_dir: str | Path, duration: float) -> SceneSound | None:
+    """Split the clip's own sound (cinedub.stems) into out_dir/scene/{dialogue,ambience}.wav (float, so
+    they sum to the clip's sound exactly); None when it has no sound to keep."""
+    stems = clip_stems(clip, duration)
+    if stems is None:
+        return None
+    folder = Path(out_dir) / "scene"
+    paths = {name: folder / f"{name}.wav" for name in STEMS}
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, audio in (("dialogue", stems.dialogue), ("ambience", stems.ambience)):
+        media.write_wav(paths[name], audio, stems.sample_rate, subtype="FLOAT")
+    speech = [Window(start=round(a, 3), end=round(b, 3)) for a, b in speech_spans(stems.mix, stems.sample_rate)]
+    speech_s = sum(w.duration for w in speech)
+    lufs = loudness_lufs(stems.dialogue, stems.sample_rate) if speech_s >= MIN_DIALOGUE_S else None
+    return SceneSound(dialogue_path=str(paths["dialogue"]), ambience_path=str(paths["ambience"]), speech=speech,
+                      dialogue_lufs=None if lufs is None else round(lufs, 2))  # fmt: skip
+
+
+def own_voice(clip: str | Path, out_dir: str | Path, duration: float) -> Path:
+    """The clip's own actor as the reference voice: its dialogue stem (out_dir/scene/dialogue.wav, the
+    room and music taken out), or a one-line error when the clip has no dialogue."""
+    scene = scene_sound(clip, out_dir, duration)
+    if scene is None or not scene.has_dialogue:
+        found = "no sound" if scene is None else f"{scene.speech_s:.2f} s of speech"
+        raise CinedubError(f"{Path(clip).name} has no dialogue to take its actor's voice from ({found}); "
+                           "give --voice AUDIO")  # fmt: skip
+    return Path(scene.dialogue_path)
+
+
 def soundtrack(lines: list[LineRendering], duration: float) -> np.ndarray:
-    """The clip-long track: every line's file placed where it sits, summed, clipped to [-1, 1]."""
+    """The clip-long dialogue: every line's file placed where it sits, summed."""
     track = np.zeros(int(round(duration * TRACK_SAMPLE_RATE)), np.float32)
     for line in lines:
         audio, _ = media.load_audio(line.path, sample_rate=TRACK_SAMPLE_RATE)
         track += media.place(audio, TRACK_SAMPLE_RATE, line.start, duration)
-    return np.clip(track, -1.0, 1.0)
+    return track
 
 
-def write_take(path: Path, lines: list[LineRendering], duration: float) -> None:
-    """Assemble the take's soundtrack from its line files and write it (16-bit PCM, atomically)."""
-    media.write_wav(path, soundtrack(lines, duration), TRACK_SAMPLE_RATE)
+def dialogue_gain_db(dialogue: np.ndarray, lines: list[LineRendering], target_lufs: float) -> float:
+    """The scene's one fader for the new dialogue: a line the actor spoke at its nominal level
+    (REFERENCE_LEVEL_DBFS) comes out at `target_lufs`; a line directed louder or softer stays so."""
+    measured = loudness_lufs(dialogue, TRACK_SAMPLE_RATE)
+    if measured is None:
+        return 0.0
+    seconds = np.array([r.window.duration for r in lines])
+    offsets = np.array([r.applied.get("level_dbfs", REFERENCE_LEVEL_DBFS) - REFERENCE_LEVEL_DBFS for r in lines])
+    nominal = measured - float(np.average(offsets, weights=seconds)) if seconds.sum() > 0 else measured
+    return target_lufs - nominal
+
+
+def write_take(path: Path, lines: list[LineRendering], duration: float,
+               scene: SceneSound | None = None) -> dict[str, Any]:  # fmt: skip
+    """Assemble the take's soundtrack from its line files and write it (16-bit PCM, atomically). Over a
+    scene's ambience, the new dialogue is set to the clip's dialogue loudness and both stems are written
+    beside the mix. Returns what was applied (for the take's report)."""
+    dialogue = soundtrack(lines, duration)
+    if scene is None:
+        media.write_wav(path, np.clip(dialogue, -1.0, 1.0), TRACK_SAMPLE_RATE)
+        return {"ambience": "none"}
+    ambience, _ = media.load_audio(scene.ambience_path, sample_rate=TRACK_SAMPLE_RATE)
+    ambience = np.pad(ambience, (0, max(0, len(dialogue) - len(ambience))))[: len(dialogue)]
+    target = scene.dialogue_lufs if scene.dialogue_lufs is not None else DIALOGUE_TARGET_LUFS
+    gain_db = dialogue_gain_db(dialogue, lines, target)
+    dialogue = dialogue * np.float32(10.0 ** (gain_db / 20.0))
+    mix = dialogue + ambience
+    peak = float(np.max(np.abs(mix))) if len(mix) else 0.0
+    scale = min(1.0, PEAK_CEILING / peak) if peak > 0 else 1.0
+    for name, audio in (("dialogue", dialogue), ("ambience", ambience)):
+        media.write_wav(stem_path(path, name), audio * scale, TRACK_SAMPLE_RATE)
+    media.write_wav(path, mix * scale, TRACK_SAMPLE_RATE)
+    return {"ambience": "kept", "dialogue_target_lufs": round(target, 2), "dialogue_gain_db": round(gain_db, 2),
+            "peak_scale_db": round(20.0 * np.log10(scale), 2)}  # fmt: skip
 
 
 def measure_line(audio: np.ndarray, rate: int, window: Window, duration: float) -> dict[str, Any]:
@@ -98,7 +186,8 @@ def measure_line(audio: np.ndarray, rate: int, window: Window, duration: float) 
 def measure_take(take: TakeRecord, windows: list[Window], duration: float) -> dict[str, Any]:
     """The take's measurements: each line against its window, and the prosody of the speech in the
     take's (first line's) window."""
-    audio, rate = media.load_audio(take.path)
+    dialogue = stem_path(take.path, "dialogue")  # over an ambience, the new speech is measured alone
+    audio, rate = media.load_audio(dialogue if dialogue.is_file() else take.path)
     lines = [measure_line(audio, rate, window, duration) for window in windows]
     speech = audio[int(take.window.start * rate) : int(take.window.end * rate)]
     return {"lines": lines, "prosody": measure_prosody(speech, rate)}

@@ -2,7 +2,8 @@
 tasks on a cluster, the results handed back as they finish.
 
 A `Work` says what one clip needs: `setup()` runs once in each worker (what it returns is kept for
-the worker's life: models, graphs) and `run(state, item)` does one clip. Processes, not threads:
+the worker's life: models, graphs; closed at the end if it has a `close()`) and `run(state, item)`
+does one clip. Processes, not threads:
 MediaPipe's log silencing swaps file descriptor 2 for the whole process, and the models hold the GIL.
 
 `run_batch` yields `(key, result)` pairs in order of completion. A clip whose `run` raises gets
@@ -114,10 +115,18 @@ def _yielded(results: Iterator[tuple[str, Any]]) -> Iterator[tuple[str, Any]]:
     yield from results
 
 
+def _close(state: Any) -> None:
+    if hasattr(state, "close") and not isinstance(state, Failed):
+        state.close()
+
+
 def _in_process(work: Work, items: Sequence[tuple[str, Any]]) -> Iterator[tuple[str, Any]]:
     state = _setup(work)
-    for key, item in items:
-        yield key, _attempt(work, state, item)
+    try:
+        for key, item in items:
+            yield key, _attempt(work, state, item)
+    finally:
+        _close(state)
 
 
 # -- the second stage: threads in the driver ------------------------------------------------------
@@ -173,28 +182,38 @@ def _then(results: Iterator[tuple[str, Any]], then: Callable[[str, Any], Any],
 # -- local worker processes -------------------------------------------------------------------------
 
 
-def _worker_main(work: Work, conn: Any) -> None:
-    """A local worker: set up once, then one clip per message until told to stop or the driver is gone."""
+def _worker_main(work: Work, conn: Any, cpu: int | None = None) -> None:
+    """A local worker: set up once, then one clip per message until told to stop or the driver is gone.
+
+    cpu: the one core this worker runs on, when there are no more workers than cores. MediaPipe's graph
+    threads busy-wait for each other; unpinned, two workers' threads spin on each other's core.
+    """
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ.setdefault(name, WORKER_THREADS)
+    if cpu is not None:
+        os.sched_setaffinity(0, {cpu})
     config.apply_offline_env()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
     state = _setup(work)
-    while True:
-        try:
-            message = conn.recv()
-            if message is None:
+    try:
+        while True:
+            try:
+                message = conn.recv()
+                if message is None:
+                    return
+                key, item = message
+                conn.send((key, _attempt(work, state, item)))
+            except (EOFError, OSError):  # the driver is gone (killed): nothing left to do it for
                 return
-            key, item = message
-            conn.send((key, _attempt(work, state, item)))
-        except (EOFError, OSError):  # the driver is gone (killed): nothing left to do it for
-            return
+    finally:
+        _close(state)
 
 
 @dataclass
 class _Worker:
     process: Any
     conn: Any
+    cpu: int | None  # the core it is pinned to, if any
     task: tuple[str, Any] | None = None
 
 
@@ -218,12 +237,15 @@ def _on_local_workers(work: Work, items: Sequence[tuple[str, Any]], workers: int
     todo = deque(items)
     deaths: Counter[str] = Counter()
 
-    def start() -> _Worker:
+    cores = sorted(os.sched_getaffinity(0))
+    pinned = workers <= len(cores)  # one core each, when they fit
+
+    def start(cpu: int | None) -> _Worker:
         parent, child = context.Pipe()
-        process = context.Process(target=_worker_main, args=(work, child), name="cinedub-worker", daemon=True)
+        process = context.Process(target=_worker_main, args=(work, child, cpu), name="cinedub-worker", daemon=True)
         process.start()
         child.close()
-        return _Worker(process, parent)
+        return _Worker(process, parent, cpu)
 
     def give(worker: _Worker) -> None:
         if todo:
@@ -233,7 +255,7 @@ def _on_local_workers(work: Work, items: Sequence[tuple[str, Any]], workers: int
             except OSError:  # it just died: the wait below sees it, and the clip is handled as its death
                 pass
 
-    pool = [start() for _ in range(workers)]
+    pool = [start(cores[index] if pinned else None) for index in range(workers)]
     try:
         for worker in pool:
             give(worker)
@@ -257,7 +279,7 @@ def _on_local_workers(work: Work, items: Sequence[tuple[str, Any]], workers: int
                     else:
                         todo.appendleft((key, item))
                     worker.conn.close()
-                    pool[index] = worker = start()
+                    pool[index] = worker = start(worker.cpu)
                     give(worker)
                     continue
                 worker.task = None

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 
 from cinedub import __version__, config
 from cinedub.errors import CinedubError
-from cinedub.labels import EMOTIONS
+from cinedub.labels import AMBIENCE, EMOTIONS
 
 if TYPE_CHECKING:
     from cinedub.types import TakeRecord
@@ -84,11 +84,15 @@ def build_parser() -> argparse.ArgumentParser:
     script = dub.add_mutually_exclusive_group()
     script.add_argument("--line", help="the line to speak")
     script.add_argument("--srt", help="an SRT file: one line per cue, spoken in its cue's window")
-    dub.add_argument("--voice", help="a recording of the voice to use (wav, mp3, m4a, the audio of a video ...)")
+    dub.add_argument("--voice", help="a recording of the voice to use (wav, mp3, m4a, the audio of a video ...); "
+                     "default: the clip's own actor, from its dialogue")  # fmt: skip
     dub.add_argument("--sample", action="store_true", help="dub the bundled sample (real footage, real voice)")
     dub.add_argument("--emotion", choices=EMOTIONS, help="override the director's emotion")
     dub.add_argument("--intensity", type=_intensity, help="override the emotion's intensity, 0..1")
     dub.add_argument("--note", help='a director\'s note for this take, e.g. "again, but angrier"')
+    dub.add_argument("--ambience", choices=AMBIENCE, default="keep",
+                     help="the clip's own sound (its dialogue taken out) under the new dialogue, or silence "
+                     "(default: keep)")  # fmt: skip
     dub.add_argument("--session", help="session name (default: the clip's file name)")
     dub.add_argument("--out", help="output folder (default: dubs/SESSION)")
     _director_options(dub)
@@ -206,8 +210,6 @@ def cmd_dub(args: argparse.Namespace) -> int:
             args.line = sample.line
     if not args.clip:
         raise CinedubError("no clip: give CLIP or --sample")
-    if not args.voice:
-        raise CinedubError("no voice: give --voice AUDIO (a recording of the voice to use)")
     if args.srt:
         lines = read_srt(args.srt)
     elif args.line is not None:
@@ -221,7 +223,8 @@ def cmd_dub(args: argparse.Namespace) -> int:
     studio = Studio(reasoner=args.reasoner, ground=args.ground, actor=args.actor, library=args.library,
                     chroma_url=args.chroma_url)  # fmt: skip
     result = studio.dub(args.clip, lines, args.voice, session=args.session, out=args.out,
-                        emotion=args.emotion, intensity=args.intensity, note=args.note)  # fmt: skip
+                        emotion=args.emotion, intensity=args.intensity, note=args.note,
+                        ambience=args.ambience)  # fmt: skip
     if not result.new_take:  # the note was not acted on: the director's answer says why
         raise CinedubError(f"no new take: {' '.join(result.messages)} (the latest is still take {result.take.index})")
     for message in result.messages:
@@ -258,20 +261,6 @@ def _classify_inputs(args: argparse.Namespace) -> list[tuple[str, Path, str | No
     return items
 
 
-def _read_records(path: Path) -> dict[str, dict]:
-    """The whole JSON records of a classify output, by id; a torn last line (a killed run) is skipped."""
-    records = {}
-    with open(path, encoding="utf-8", errors="replace") as handle:
-        for line in handle:
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(record, dict) and isinstance(record.get("id"), str):
-                records[record["id"]] = record
-    return records
-
-
 def _set_model_limits(model, spec: str, *, timeout_s: float | None, retries: int | None) -> None:
     """--timeout / --retries apply to a reasoner's model asked over the network (openai:)."""
     for option, attribute, value in (("--timeout", "timeout_s", timeout_s), ("--retries", "retries", retries)):
@@ -285,18 +274,20 @@ def _set_model_limits(model, spec: str, *, timeout_s: float | None, retries: int
 
 @dataclass(frozen=True)
 class _PerceiveClip:
-    """classify's work in a worker process: read the clip and run the perception tools on it (the models
-    load on a worker's first clip and stay loaded; MediaPipe's graphs are built for each clip)."""
+    """classify's work in a worker process: read the clip and run the perception tools on it. MediaPipe's
+    graphs are built once a worker (its FaceFinder); the other models load on its first clip and stay."""
 
-    def setup(self) -> None:
-        return None
+    def setup(self):
+        from cinedub.agents.perception.faces import FaceFinder
 
-    def run(self, state: None, path: Path):
+        return FaceFinder()
+
+    def run(self, finder, path: Path):
         from cinedub.agents.perception import perceive
         from cinedub.studio import check_clip
 
         check_clip(path)
-        return perceive(path)
+        return perceive(path, finder=finder)
 
 
 def _classify_record(clip_id: str, path: Path, gold: str | None, perception, reasoner) -> dict:
@@ -336,7 +327,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
     from cinedub.agents.models import load_model
     from cinedub.agents.reasoners import load_reasoner
     from cinedub.batch import default_workers, run_batch
-    from cinedub.files import atomic_path, ensure_writable_dir
+    from cinedub.journal import Journal
     from cinedub.metrics import scene_type_metrics
 
     if args.concurrency < 1:
@@ -355,18 +346,8 @@ def cmd_classify(args: argparse.Namespace) -> int:
     reasoner = load_reasoner(args.reasoner, ground=args.ground, model=model)
 
     out = Path(args.out) if args.out else None
-    finished: dict[str, dict] = {}
-    journal = None
-    if out is not None:
-        ensure_writable_dir(out.parent)
-        partial = out.with_name(out.name + ".partial")
-        for source in (out, partial):
-            if source.is_file():
-                finished.update(_read_records(source))
-        # The journal restarts from the whole records only, so a torn line is never appended to.
-        with atomic_path(partial) as tmp:
-            tmp.write_text("".join(json.dumps(r) + "\n" for r in finished.values()), encoding="utf-8")
-        journal = open(partial, "a", encoding="utf-8")
+    journal = Journal(out) if out is not None else None
+    finished = journal.finished if journal is not None else {}
     todo = {clip_id: (path, gold) for clip_id, path, gold in items if clip_id not in finished}
     records = {clip_id: finished[clip_id] for clip_id, _, _ in items if clip_id in finished}
     order = [clip_id for clip_id, _, _ in items]
@@ -392,21 +373,15 @@ def cmd_classify(args: argparse.Namespace) -> int:
             for _, record in results:
                 records[record["id"]] = record
                 if journal is not None:
-                    journal.write(json.dumps(record) + "\n")
-                    journal.flush()
-                    os.fsync(journal.fileno())
+                    journal.append(record)
                 progress.update()
                 show_ready()
     finally:
         results.close()
         if journal is not None:
             journal.close()
-    if out is not None:
-        extra = [r for clip_id, r in finished.items() if clip_id not in records]  # earlier runs' other clips
-        with atomic_path(out) as tmp:
-            tmp.write_text("".join(json.dumps(records[i]) + "\n" for i in order)
-                           + "".join(json.dumps(r) + "\n" for r in extra), encoding="utf-8")  # fmt: skip
-        partial.unlink(missing_ok=True)
+    if journal is not None:
+        journal.finish(records, order)
         fell_back = sum("→" in str(records[i].get("reasoner", "")) for i in order)
         errors = sum("error" in records[i] for i in order)
         print(f"classified {len(todo)} clips, {len(items) - len(todo)} resumed from {out}; {errors} errors, "

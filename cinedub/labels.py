@@ -8,11 +8,14 @@ SceneType = Literal["dialogue", "monologue", "narration"]
 Gender = Literal["male", "female", "unknown"]
 AgeGroup = Literal["child", "teen", "adult", "elderly"]
 Emotion = Literal["angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"]
+# Under the new dialogue: the clip's own sound with its dialogue taken out, or silence.
+Ambience = Literal["keep", "drop"]
 
 SCENE_TYPES: tuple[str, ...] = get_args(SceneType)
 GENDERS: tuple[str, ...] = get_args(Gender)
 AGE_GROUPS: tuple[str, ...] = get_args(AgeGroup)
 EMOTIONS: tuple[str, ...] = get_args(Emotion)
+AMBIENCE: tuple[str, ...] = get_args(Ambience)
 
 # DeepDubber's multiple-choice letters for the voice-over category.
 SCENE_LETTER: dict[str, str] = {"dialogue": "A", "monologue": "B", "narration": "C"}

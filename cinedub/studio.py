@@ -22,7 +22,7 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.types import Command
 from pydantic import ValidationError
 
-from cinedub import config, media
+from cinedub import assembly, config, media
 from cinedub.agents.context import DirectorContext
 from cinedub.agents.graph import build_graph
 from cinedub.agents.plan import state_plan
@@ -31,7 +31,7 @@ from cinedub.agents.reasoners import Reasoner
 from cinedub.errors import CinedubError, SessionBusy
 from cinedub.agents.windows import check_lines
 from cinedub.files import FILE_MODE, ensure_writable_dir, inside, storage_error
-from cinedub.labels import EMOTIONS
+from cinedub.labels import AMBIENCE, EMOTIONS
 from cinedub.speech.actor import load_actor
 from cinedub.speech.frontend import check_speakable, estimate_speech_seconds
 from cinedub.speech.voice import load_voice
@@ -204,18 +204,22 @@ class Studio:
 
     # -- the API -----------------------------------------------------------------------------
 
-    def dub(self, clip: str | Path, lines: list[Line], voice: str | Path, *, session: str | None = None,
+    def dub(self, clip: str | Path, lines: list[Line], voice: str | Path | None, *, session: str | None = None,
             out: str | Path | None = None, emotion: str | None = None, intensity: float | None = None,
-            note: str | None = None) -> DubResult:  # fmt: skip
-        """Make the next take of `session` (a new session: the first take)."""
+            note: str | None = None, ambience: str = "keep") -> DubResult:  # fmt: skip
+        """Make the next take of `session` (a new session: the first take). voice None: the clip's own
+        actor (its dialogue, cleaned), or the session's voice. ambience: "keep" lays the new dialogue over
+        the clip's own sound (its dialogue taken out), "drop" over silence."""
         # Every input is checked here, before any work (perception, the actor) is done.
-        clip, voice = Path(clip), Path(voice)
+        clip, voice = Path(clip), Path(voice) if voice is not None else None
         session = check_session_name(session) if session is not None else default_session_name(clip)
         check_note(note)
         if not lines:
             raise CinedubError("no line to speak: give --line TEXT or --srt FILE")
         if emotion is not None and emotion not in EMOTIONS:
             raise CinedubError(f"unknown emotion {emotion!r}; choose one of {', '.join(EMOTIONS)}")
+        if ambience not in AMBIENCE:
+            raise CinedubError(f"unknown ambience {ambience!r}; choose one of {', '.join(AMBIENCE)}")
         if intensity is not None and not 0.0 <= intensity <= 1.0:
             raise CinedubError(f"intensity must be between 0 and 1, got {intensity}")
         for line in lines:
@@ -224,7 +228,8 @@ class Studio:
         check_lines(lines, natural)
         info = check_clip(clip)
         check_lines(lines, natural, info.duration)
-        load_voice(voice)  # a bad reference fails here, before anything is written
+        if voice is not None:
+            load_voice(voice)  # a bad reference fails here, before anything is written
         with self._lock(session), self._graph() as graph:
             config_ = self._config(session)
             snapshot = graph.get_state(config_)
@@ -233,14 +238,25 @@ class Studio:
             out_dir = Path(out) if out else Path("dubs") / session
             created = not out_dir.exists()
             ensure_writable_dir(out_dir)
+            voice_from_clip = voice is None
+            if voice_from_clip:
+                try:
+                    voice = assembly.own_voice(clip, out_dir, info.duration)
+                    load_voice(voice)
+                except BaseException:
+                    if created:
+                        shutil.rmtree(out_dir, ignore_errors=True)
+                    raise
             request = InputState(clip=str(clip.resolve()), lines=lines, voice=str(voice.resolve()),
+                                 voice_from_clip=voice_from_clip,
                                  out_dir=str(out_dir.resolve()),
                                  overrides=Overrides(emotion=emotion, intensity=intensity), first_note=note,
+                                 ambience=ambience,
                                  messages=[f"Warning: {warning}" for warning in info.warnings])  # fmt: skip
             try:
                 graph.invoke(request.model_dump(mode="json"), config_, context=self.context())
             except BaseException as err:
-                written = sorted(p.name for p in out_dir.glob("take-*.wav")) if out_dir.is_dir() else []
+                written = sorted(p.name for p in out_dir.glob(assembly.TAKE_FILES)) if out_dir.is_dir() else []
                 if not written:
                     # A session that never made its first take leaves nothing behind.
                     with contextlib.suppress(Exception):  # e.g. a full disk refuses this too
@@ -257,7 +273,7 @@ class Studio:
                                     "again to finish the session") from None  # fmt: skip
             return self._result(graph, session, messages_before=0)
 
-    def _continue(self, graph: Any, session: str, snapshot: Any, clip: Path, lines: list[Line], voice: Path,
+    def _continue(self, graph: Any, session: str, snapshot: Any, clip: Path, lines: list[Line], voice: Path | None,
                   out: str | Path | None, note: str | None) -> DubResult:  # fmt: skip
         values = snapshot.values
         if values["clip"] != str(clip.resolve()):
@@ -268,7 +284,7 @@ class Studio:
             raise CinedubError(f"session {session!r} writes to {values['out_dir']}, not {out}")
         config_, context = self._config(session), self.context()
         before, takes_before = len(values.get("messages", [])), len(values.get("takes", []))
-        if values["voice"] != str(voice.resolve()):
+        if voice is not None and values["voice"] != str(voice.resolve()):
             raise CinedubError(f"session {session!r} uses the voice {values['voice']}; use another --session")
         if not snapshot.interrupts:
             # The last run died mid-take: drop what its writes left half done, then finish the take

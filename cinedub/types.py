@@ -233,6 +233,23 @@ class Plan(Record):
     lines: list[Direction]
 
 
+class SceneSound(Record):
+    """A clip's own sound split (cinedub.stems): where its two stems lie, and its dialogue's loudness."""
+
+    dialogue_path: str
+    ambience_path: str
+    speech: list[Window]  # where Silero VAD finds speech in the clip's sound
+    dialogue_lufs: float | None  # ITU-R BS.1770 integrated loudness of the dialogue; None: it has none
+
+    @property
+    def speech_s(self) -> float:
+        return sum(w.duration for w in self.speech)
+
+    @property
+    def has_dialogue(self) -> bool:
+        return self.dialogue_lufs is not None
+
+
 class LineRendering(Record):
     """One line of a take as the actor rendered it: its own audio file (at the take's sample rate, placed
     at `start` in the soundtrack) and what the actor was asked and applied."""

@@ -49,7 +49,7 @@ TIMBRE_MAX_EQ_DB = 12.0  # clamp of the long-term envelope correction (a smooth 
 TIMBRE_EQ_SMOOTH_OCT = 1.0 / 3.0  # the correction is smoothed over third-octave bands
 TIMBRE_WARP_RANGE = (0.88, 1.14)  # vocal-tract-length warp factors searched (about +-13%, adult range)
 TIMBRE_BAND_HZ = (80.0, 7600.0)  # compare envelopes where a 16 kHz reference still has content
-MIN_VOICE_SPEECH_S = 1.0  # a reference with less speech than this can't describe a voice
+MIN_VOICE_SPEECH_S = 0.5  # a reference with less speech (Silero VAD) can't describe a voice; a film line may hold little more
 
 
 def db(x: float | np.ndarray) -> float | np.ndarray:

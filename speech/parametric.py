@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from cinedub.stems import split_dialogue
 from cinedub.types import Direction, Line, Take, Voice
 
 from .actor import Shot
@@ -66,7 +67,9 @@ class ParametricActor:
         """The reference's voice profile, cached by content (retakes reuse it)."""
         key = profile_key(voice.audio, voice.sample_rate)
         if key not in self._profiles:
-            self._profiles[key] = voice_profile(voice.audio, voice.sample_rate)
+            # the voice alone: a reference cut from a film carries its room and music
+            speech = split_dialogue(voice.audio, voice.sample_rate)
+            self._profiles[key] = voice_profile(speech.dialogue, speech.sample_rate)
             while len(self._profiles) > PROFILE_CACHE_SIZE:
                 self._profiles.popitem(last=False)
         self._profiles.move_to_end(key)

@@ -11,10 +11,11 @@ from cinedub.errors import CinedubError
 from cinedub.media import load_audio, probe
 from cinedub.types import Voice
 
-from .audio import MIN_VOICE_SPEECH_S, VAD_FLOOR_DBFS, frame_energy_db, speech_mask
+from .audio import MIN_VOICE_SPEECH_S, VAD_FLOOR_DBFS
+from cinedub.vad import speech_spans, spans_mask
 
 SILENT_PEAK = 10.0 ** (VAD_FLOOR_DBFS / 20.0)  # nothing louder than -70 dBFS: silence
-NOISE_MARGIN_DB = 10.0  # speech frames are at least this far above the recording's 10th-percentile frame
+SPEECH_HOP_S = 0.02  # the grid the speech found is counted on
 # A voice profile (median F0, mean spectral envelope of voiced speech) is settled by a few seconds of
 # speech: a longer reference is cut to its best VOICE_EXCERPT_S (the most speech), found in the first
 # VOICE_SEARCH_S of the recording, the only part decoded, so a 40-minute reference costs what 2 do.
@@ -23,11 +24,10 @@ VOICE_SEARCH_S = 120.0
 
 
 def _speech_frames(audio: np.ndarray, sample_rate: int) -> tuple[np.ndarray, float]:
-    """Which VAD frames are speech standing out of the recording's own floor (a steady hum or hiss
-    isn't speech), and the hop in seconds."""
-    energy, hop_s = frame_energy_db(audio, sample_rate)
-    floor = float(np.percentile(energy, 10))
-    return speech_mask(energy) & (energy > floor + NOISE_MARGIN_DB), hop_s
+    """Which SPEECH_HOP_S frames hold speech (Silero VAD: words under music or room tone count, a hum,
+    hiss or music alone does not), and the hop in seconds."""
+    frames = int(np.ceil(len(audio) / sample_rate / SPEECH_HOP_S))
+    return spans_mask(speech_spans(audio, sample_rate), frames, SPEECH_HOP_S), SPEECH_HOP_S
 
 
 def best_excerpt(audio: np.ndarray, sample_rate: int, seconds: float = VOICE_EXCERPT_S) -> tuple[int, int]:
@@ -39,7 +39,9 @@ def best_excerpt(audio: np.ndarray, sample_rate: int, seconds: float = VOICE_EXC
     span = min(max(1, round(seconds / hop_s)), len(speech))
     total = np.concatenate([[0], np.cumsum(speech, dtype=np.int64)])
     counts = total[span:] - total[:-span]  # speech frames in each window of `span` frames
-    start = min(int(np.argmax(counts)) * round(hop_s * sample_rate), len(audio) - length)
+    best = np.flatnonzero(counts == counts.max())
+    # of the windows holding the most speech, the middle one: the speech sits centred, not at an edge
+    start = min(int(best[len(best) // 2]) * round(hop_s * sample_rate), len(audio) - length)
     return start, start + length
 
 
@@ -60,7 +62,7 @@ def check_voice(voice: Voice) -> Voice:
     if speech_s < MIN_VOICE_SPEECH_S:
         where = f" in the {voice.duration:.0f} s used of it" if voice.recording_duration is not None else ""
         raise CinedubError(f"reference voice {name} has only {speech_s:.2f} s of speech{where}; "
-                           f"at least {MIN_VOICE_SPEECH_S:.0f} s is needed")  # fmt: skip
+                           f"at least {MIN_VOICE_SPEECH_S:g} s is needed")  # fmt: skip
     return voice
 
 

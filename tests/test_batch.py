@@ -165,6 +165,35 @@ def test_a_clip_whose_worker_always_dies_is_retried_then_failed():
     }
 
 
+class _Cores:
+    """Answers the cores its worker may run on; its state is closed when the worker stops."""
+
+    def setup(self) -> _Closing:
+        return _Closing()
+
+    def run(self, state: _Closing, item: str) -> tuple[int, ...]:
+        return tuple(sorted(os.sched_getaffinity(0)))
+
+
+class _Closing:
+    closed: list[int] = []  # in this process (the in-process run's state is closed here)
+
+    def close(self) -> None:
+        _Closing.closed.append(os.getpid())
+
+
+def test_workers_that_fit_the_cores_get_one_core_each_and_their_state_is_closed():
+    cores = sorted(os.sched_getaffinity(0))
+    items = [(str(i), str(i)) for i in range(4 * len(cores))]
+    seen = set(dict(run_batch(_Cores(), items, workers=len(cores))).values())
+    assert len(cores) == 1 or seen <= {(core,) for core in cores} and len(seen) > 1, seen
+    # more workers than cores: the OS schedules them
+    assert set(dict(run_batch(_Cores(), items[:3], workers=len(cores) + 1)).values()) == {tuple(cores)}
+    _Closing.closed.clear()
+    assert set(dict(run_batch(_Cores(), items[:2], workers=1)).values()) == {tuple(cores)}
+    assert _Closing.closed == [os.getpid()]
+
+
 def test_then_runs_in_the_driver_concurrently():
     items = [(str(i), str(i)) for i in range(6)]
     results = dict(

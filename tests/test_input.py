@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from cinedub import cli, media
+from cinedub import assembly, cli, media
 from cinedub.agents.state import json_native, json_node
 from cinedub.errors import CinedubError
 from cinedub.files import inside, storage_error
@@ -110,7 +110,7 @@ def no_perception(monkeypatch):
     def perceive(*args, **kwargs):
         raise AssertionError("perception ran on an input that should have been refused first")
 
-    monkeypatch.setattr("cinedub.agents.nodes.perceive", perceive)
+    monkeypatch.setattr("cinedub.agents.nodes.perceive_cached", perceive)
 
 
 def _srt(folder: Path, name: str, text: str, encoding: str = "utf-8") -> str:
@@ -282,7 +282,8 @@ def test_notes_that_make_no_take_leave_the_session_as_it_was(long_audio_session)
     root = long_audio_session[0]
     listing = run_cinedub("takes", "s20", home=root / "home")
     assert listing.returncode == 0 and listing.stdout.count("take-") == 2  # take-001, its path
-    assert [p.name for p in sorted((root / "out").glob("take-*.wav"))] == ["take-001.wav"]
+    assert [p.name for p in sorted((root / "out").glob(assembly.TAKE_FILES))] == ["take-001.wav"]
+    assert not (root / "out" / "take-002.dialogue.wav").exists()
 
 
 def test_the_studio_answers_every_note(sample, cinedub_home):

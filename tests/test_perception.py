@@ -8,6 +8,9 @@ files show the smiling man for their first / last ~2.4 s.
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -219,3 +222,42 @@ def test_perception_is_cached_by_the_clips_content(carphone_clip, tmp_path, monk
     # A cache that cannot be written is a miss, not an error.
     (tmp_path / "file").write_text("")
     assert perceive_cached(carphone_clip, folder=tmp_path / "file" / "cache").num_frames == first.num_frames
+
+
+def test_a_long_clip_decodes_its_attribute_frames_again_with_the_same_result(carphone_clip, monkeypatch):
+    """The frames for age / gender / emotion crops are kept from the one pass while they fit in
+    MAX_KEPT_FRAMES; past it they are decoded again (memory bounded): the same people either way."""
+    import cinedub.agents.perception as perception
+
+    seeks = []
+    frames_at = media.frames_at
+    monkeypatch.setattr(media, "frames_at", lambda *a, **k: seeks.append(a[1]) or frames_at(*a, **k))
+    short = perceive(carphone_clip, "I told you already.")
+    assert seeks == [] and short.people  # kept from the pass
+    monkeypatch.setattr(perception, "MAX_KEPT_FRAMES", 1)
+    long = perceive(carphone_clip, "I told you already.")
+    assert len(seeks) == 1 and seeks[0]  # decoded again, the chosen frames only
+    assert [p.model_dump() for p in long.people] == [p.model_dump() for p in short.people]
+    # a FaceFinder kept open across clips (a batch worker's) gives what a fresh one gives
+    with FaceFinder() as finder:
+        perceive(pyfeat("single_face.mp4"), finder=finder)
+        reused = perceive(carphone_clip, "I told you already.", finder=finder)
+    assert reused.model_dump(exclude={"timings"}) == short.model_dump(exclude={"timings"})
+
+
+def test_mediapipe_writes_nothing_to_stderr(carphone_clip):
+    """MediaPipe's native side logs to file descriptor 2 as its graphs start and first run (in their own
+    threads); cinedub's stderr carries its own messages only, also while a FaceFinder stays open."""
+    script = f"""
+from cinedub.agents.perception import perceive
+from cinedub.agents.perception.faces import FaceFinder
+import sys
+with FaceFinder() as finder:
+    perceive({str(carphone_clip)!r}, finder=finder)
+    print("between clips", file=sys.stderr, flush=True)
+    perceive({str(carphone_clip)!r}, finder=finder)
+perceive({str(carphone_clip)!r})
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == "between clips\n", done.stderr

@@ -262,7 +262,7 @@ def test_a_take_with_a_library_decodes_the_clip_for_faces_once(sample, hot, tmp_
     assert "added 3" in library.build(manifest=manifest, progress=False).summary()
 
     decoded: list[int] = []  # frames each pass over the clip decoded
-    finders, found = [], []
+    finders, found_shapes = [], []
     iter_frames, finder_init, find = media.iter_frames, FaceFinder.__init__, FaceFinder.find
 
     def counted_frames(*args, **kwargs):
@@ -276,7 +276,7 @@ def test_a_take_with_a_library_decodes_the_clip_for_faces_once(sample, hot, tmp_
         finder_init(self, *args, **kwargs)
 
     def counted_find(self, rgb):
-        found.append(rgb.shape)
+        found_shapes.append(rgb.shape)
         return find(self, rgb)
 
     monkeypatch.setattr(media, "iter_frames", counted_frames)
@@ -288,8 +288,17 @@ def test_a_take_with_a_library_decodes_the_clip_for_faces_once(sample, hot, tmp_
     # One pass decodes the clip for faces (the input check reads its first frame only), one face finder
     # sees each sampled frame once.
     assert [n for n in decoded if n > 1] == [saved["perception"]["num_frames"]], decoded
-    assert len(finders) == 1 and len(found) == saved["perception"]["num_frames"]
+    assert len(finders) == 1 and len(found_shapes) == saved["perception"]["num_frames"]
     # The picture paths did run, on the shared perception: the clip itself is the nearest scene.
     found = {r["clip_id"]: r["path"] for r in saved["references"]}
     assert found.get("shot") in ("scene", "face"), found
     assert result.take.direction.references
+
+    # The same clip dubbed again (another session) is not decoded for faces at all: its perception is
+    # kept by the clip's content hash, and the retrieval reads the same references off it.
+    for counts in (decoded, finders, found_shapes):
+        counts.clear()
+    again = studio.dub(sample.clip, [Line(text=sample.line)], sample.voice, session="again",
+                       out=tmp_path / "dub-again")  # fmt: skip
+    assert [n for n in decoded if n > 1] == [] and finders == [] and found_shapes == [], decoded
+    assert [r.clip_id for r in again.take.direction.references] == [r.clip_id for r in result.take.direction.references]

@@ -13,6 +13,7 @@ memory does not grow with the clip's length beyond those per-frame numbers.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 
@@ -34,6 +35,9 @@ DEFAULT_FPS = 10.0
 DEFAULT_MAX_SIDE = 640
 # Frames age / gender / emotion crops may come from: one every this many seconds.
 ATTRIBUTE_EVERY_S = 0.5
+# Those frames are kept from the one decoding pass up to this many (~45 MB at 640 px, a 32 s clip);
+# a longer clip has the few it uses decoded again instead, so memory does not grow with the clip.
+MAX_KEPT_FRAMES = 64
 # Crops per person, spread over the time the person is seen (an expression changes over a long
 # clip), the largest view in each stretch.
 CROPS_PER_PERSON = 5
@@ -83,16 +87,23 @@ def _person(track: Track, series: np.ndarray, times: np.ndarray, fps: float,
 
 
 def perceive(clip: str | Path, line: str | None = None, *, fps: float = DEFAULT_FPS,
-             max_side: int = DEFAULT_MAX_SIDE) -> Perception:  # fmt: skip
-    """Everything the director's tools can tell about `clip` (and `line`, if given)."""
+             max_side: int = DEFAULT_MAX_SIDE, finder: FaceFinder | None = None) -> Perception:  # fmt: skip
+    """Everything the director's tools can tell about `clip` (and `line`, if given).
+
+    finder: an open FaceFinder to reuse (a batch worker keeps one for all its clips); by default one is
+    opened for this clip and closed after it."""
     timings: dict[str, float] = {}
     start = time.perf_counter()
     info = media.probe(clip)
     times, faces_per_frame = [], []
     eligible: set[int] = set()  # frames the attribute crops may come from
+    kept: dict[int, np.ndarray] | None = {}  # those frames, while they fit in MAX_KEPT_FRAMES
     scene_stats = SceneStats()
     next_eligible = 0.0
-    with FaceFinder() as finder:
+    with contextlib.ExitStack() as resources:
+        if finder is None:
+            finder = resources.enter_context(FaceFinder())
+        finder.forget()
         for index, (t, rgb) in enumerate(media.iter_frames(clip, fps=fps, max_side=max_side)):
             times.append(t)
             faces = finder.find(rgb)
@@ -101,6 +112,10 @@ def perceive(clip: str | Path, line: str | None = None, *, fps: float = DEFAULT_
             if t >= next_eligible and faces:
                 eligible.add(index)
                 next_eligible = t + ATTRIBUTE_EVERY_S
+                if kept is not None:
+                    kept[index] = rgb
+                    if len(kept) > MAX_KEPT_FRAMES:
+                        kept = None
     if not times:
         raise CinedubError(f"{clip} has no video frames")
     timings["faces"] = time.perf_counter() - start
@@ -125,11 +140,14 @@ def perceive(clip: str | Path, line: str | None = None, *, fps: float = DEFAULT_
     lap = time.perf_counter()
     views = {track.track_id: _attribute_views(track, eligible) for track in tracks}
     wanted = sorted({frame for chosen in views.values() for frame, _ in chosen})
-    decoded = media.frames_at(clip, [times[i] for i in wanted], max_side=max_side)
-    frames = {i: decoded[times[i]] for i in wanted if times[i] in decoded}
+    if kept is not None:
+        frames = {i: kept[i] for i in wanted}
+    else:
+        decoded = media.frames_at(clip, [times[i] for i in wanted], max_side=max_side)
+        frames = {i: decoded[times[i]] for i in wanted if times[i] in decoded}
     people = [_person(track, series[track.track_id], times_arr, sample_fps, views[track.track_id], frames)
               for track in tracks]  # fmt: skip
-    del frames, decoded
+    del frames, kept
     timings["attributes"] = time.perf_counter() - lap
 
     lap = time.perf_counter()

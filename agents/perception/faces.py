@@ -106,10 +106,11 @@ class _Carried:
 
 
 class FaceFinder:
-    """Detection + per-face mesh over the frames of one clip (it remembers the last frame's faces).
+    """Detection + per-face mesh over the frames of a clip (it remembers the last frame's faces; `forget`
+    starts the next clip, so one finder can serve many: its graphs are built once).
 
-    Use it as a context manager: it holds native resources, and MediaPipe's native logging is
-    silenced while it is open.
+    Use it as a context manager: it holds native resources. MediaPipe's native logging is silenced
+    while the graphs are built, run and closed, not in between (the caller's stderr stays its own).
     """
 
     def __init__(self, *, max_faces: int = MAX_FACES, carry_frames: int = CARRY_FRAMES) -> None:
@@ -117,23 +118,35 @@ class FaceFinder:
         self._carry_frames = carry_frames
         self._carried: list[_Carried] = []
         self._resources = contextlib.ExitStack()
-        self._resources.enter_context(native_logs_silenced())
         try:
-            solutions = _solutions()
-            self._detectors = [self._resources.enter_context(solutions.face_detection.FaceDetection(
-                model_selection=model, min_detection_confidence=MIN_DETECTION_CONFIDENCE
-            )) for model in DETECTION_MODELS]  # fmt: skip
-            # static_image_mode: consecutive crops may be of different people.
-            self._mesh = self._resources.enter_context(solutions.face_mesh.FaceMesh(
-                static_image_mode=True, max_num_faces=1, refine_landmarks=True,
-                min_detection_confidence=MIN_MESH_CONFIDENCE,
-            ))  # fmt: skip
+            with native_logs_silenced():
+                self._build_graphs()
         except BaseException:
-            self._resources.close()
+            self.close()
             raise
 
+    def _build_graphs(self) -> None:
+        solutions = _solutions()
+        self._detectors = [self._resources.enter_context(solutions.face_detection.FaceDetection(
+            model_selection=model, min_detection_confidence=MIN_DETECTION_CONFIDENCE
+        )) for model in DETECTION_MODELS]  # fmt: skip
+        # static_image_mode: consecutive crops may be of different people.
+        self._mesh = self._resources.enter_context(solutions.face_mesh.FaceMesh(
+            static_image_mode=True, max_num_faces=1, refine_landmarks=True,
+            min_detection_confidence=MIN_MESH_CONFIDENCE,
+        ))  # fmt: skip
+        # The graphs' threads log as their models first run: run them once here, still silenced.
+        blank = np.zeros((MESH_CROP, MESH_CROP, 3), np.uint8)
+        for graph in (*self._detectors, self._mesh):
+            graph.process(blank)
+
     def close(self) -> None:
-        self._resources.close()
+        with native_logs_silenced():
+            self._resources.close()
+
+    def forget(self) -> None:
+        """Start a new clip: the faces of the last frame seen are not carried into it."""
+        self._carried = []
 
     def __enter__(self) -> FaceFinder:
         return self
@@ -143,7 +156,10 @@ class FaceFinder:
 
     def find(self, rgb: np.ndarray) -> list[FaceObservation]:
         """Faces in an RGB frame (H, W, 3) uint8, largest first, each with its mesh when it fits."""
-        rgb = np.ascontiguousarray(rgb)
+        with native_logs_silenced():
+            return self._find(np.ascontiguousarray(rgb))
+
+    def _find(self, rgb: np.ndarray) -> list[FaceObservation]:
         found = []
         for detector in self._detectors:
             for detection in detector.process(rgb).detections or []:
