@@ -85,6 +85,12 @@ def stem_path(take: str | Path, stem: str) -> Path:
     return take.with_name(f"{take.stem}.{stem}.wav")
 
 
+def speech_path(take: str | Path) -> Path:
+    """The take's new speech alone: its dialogue stem when it lies over the clip's ambience, else the take."""
+    dialogue = stem_path(take, "dialogue")
+    return dialogue if dialogue.is_file() else Path(take)
+
+
 def loudness_lufs(audio: np.ndarray, rate: int) -> float | None:
     """ITU-R BS.1770 integrated loudness (pyloudnorm), or None for audio too short or silent to have one."""
     import pyloudnorm
@@ -186,8 +192,7 @@ def measure_line(audio: np.ndarray, rate: int, window: Window, duration: float) 
 def measure_take(take: TakeRecord, windows: list[Window], duration: float) -> dict[str, Any]:
     """The take's measurements: each line against its window, and the prosody of the speech in the
     take's (first line's) window."""
-    dialogue = stem_path(take.path, "dialogue")  # over an ambience, the new speech is measured alone
-    audio, rate = media.load_audio(dialogue if dialogue.is_file() else take.path)
+    audio, rate = media.load_audio(speech_path(take.path))  # over an ambience, the new speech is measured alone
     lines = [measure_line(audio, rate, window, duration) for window in windows]
     speech = audio[int(take.window.start * rate) : int(take.window.end * rate)]
     return {"lines": lines, "prosody": measure_prosody(speech, rate)}

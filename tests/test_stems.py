@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -167,3 +168,21 @@ def test_without_a_voice_a_clip_with_no_dialogue_is_refused(sample, tmp_path):
     assert done.stderr.strip() == (f"cinedub: error: {sample.clip.name} has no dialogue to take its actor's voice "
                                    "from (no sound); give --voice AUDIO")  # fmt: skip
     assert not (tmp_path / "out").exists()  # nothing half-written
+
+
+@pytest.mark.slow
+def test_eval_measures_the_new_speech_without_the_scenes_sound(tmp_path):
+    """`cinedub eval --dub` on a clip with its own sound measures the take's dialogue stem (and the neutral
+    take's): WER and speaker similarity of the new voice, not of the voice with the garden under it."""
+    clip = SHARED_DATA / "latentsync_demo1.mp4"
+    manifest = tmp_path / "rows.jsonl"
+    manifest.write_text(json.dumps({"id": "garden", "video": str(clip), "voice": str(SHARED_DATA / "latentsync_demo1_voice.wav"),
+                                    "line": "Are you a broke beauty like me?", "emotion": "happy"}) + "\n")  # fmt: skip
+    done = run_cinedub("eval", "--dub", "--manifest", manifest, "--out", tmp_path / "eval", timeout=600)
+    assert done.returncode == 0, done.stderr
+    (item,) = [json.loads(line) for line in (tmp_path / "eval" / "items.jsonl").read_text().splitlines()]
+    assert "error" not in item, item
+    take = item["pipeline"]["take"]
+    assert item["audio"] == str(assembly.stem_path(take, "dialogue")) and Path(item["audio"]).is_file()
+    assert Path(item["pipeline"]["neutral_take"]).is_file()
+    assert item["metrics"]["wer"] is not None

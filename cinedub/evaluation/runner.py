@@ -18,7 +18,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from cinedub import config
+from cinedub import assembly, config
 from cinedub.batch import Failed, run_batch
 from cinedub.errors import CinedubError
 from cinedub.evaluation.item import evaluate_row
@@ -98,9 +98,11 @@ def _dub(job: Job) -> tuple[EvalRow, dict[str, Any]]:
         # A separate session, so the director's take and its dub.mp4 stay as they are.
         again = studio.dub(row.video, lines, row.voice, session=f"eval-{row.slug}-neutral", out=folder / "neutral",
                            emotion="neutral", intensity=row.intensity)  # fmt: skip
-        neutral = again.take.path
-        info["neutral_take"] = neutral
-    evaluated = row.model_copy(update={"audio": take.path, "window": take.window, "neutral": neutral,
+        neutral = str(assembly.speech_path(again.take.path))
+        info["neutral_take"] = again.take.path
+    # the new speech is measured alone, not with the clip's ambience under it
+    evaluated = row.model_copy(update={"audio": str(assembly.speech_path(take.path)), "window": take.window,
+                                       "neutral": neutral,
                                        "predicted_scene_type": result.conclusion.get("scene_type")})  # fmt: skip
     return evaluated, info
 
