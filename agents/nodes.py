@@ -34,7 +34,7 @@ def watch(state: DirectorState, runtime: Runtime[DirectorContext]) -> dict[str, 
     perception = perceive_cached(state.clip, text, fps=runtime.context.perception_fps)
     timings = {"watch": time.perf_counter() - start}
     lap = time.perf_counter()
-    scene = assembly.scene_sound(state.clip, state.out_dir, perception.duration)
+    scene = state.scene_sound or assembly.scene_sound(state.clip, state.out_dir, perception.duration)
     timings["split_sound"] = time.perf_counter() - lap
     return {"perception": perception.model_dump(mode="json"),
             "scene_sound": scene.model_dump(mode="json") if scene else None, "timings": timings}  # fmt: skip

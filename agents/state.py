@@ -76,6 +76,9 @@ class InputState(BaseModel):
     lines: list[Line]  # a line's window is set when the script gives one
     voice: str
     voice_from_clip: bool = False  # the voice is the clip's own dialogue (no --voice given)
+    # the clip's own sound, split; None: it has none (or it is dropped). Given when the Studio already
+    # split it for the own voice; else `watch` splits it.
+    scene_sound: SceneSound | None = None
     out_dir: str
     overrides: Overrides = Overrides()
     first_note: str | None = None  # a note given with the very first take
@@ -91,7 +94,6 @@ class DirectorState(InputState):
 
     # What the director worked out.
     perception: Perception | None = None
-    scene_sound: SceneSound | None = None  # the clip's own sound, split; None: it has none (or it is dropped)
     cot: str = ""
     conclusion: Conclusion | None = None
     reasoner: str = ""

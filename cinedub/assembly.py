@@ -23,7 +23,6 @@ from cinedub.speech.audio import REFERENCE_LEVEL_DBFS
 from cinedub.speech.measure import measure_prosody, speech_span
 from cinedub.stems import clip_stems
 from cinedub.types import LineRendering, SceneSound, TakeRecord, Window
-from cinedub.vad import speech_spans
 
 # Sample rate of the dub's soundtrack and of every line's audio file.
 TRACK_SAMPLE_RATE = 48_000
@@ -112,22 +111,23 @@ def scene_sound(clip: str | Path, out_dir: str | Path, duration: float) -> Scene
     folder.mkdir(parents=True, exist_ok=True)
     for name, audio in (("dialogue", stems.dialogue), ("ambience", stems.ambience)):
         media.write_wav(paths[name], audio, stems.sample_rate, subtype="FLOAT")
-    speech = [Window(start=round(a, 3), end=round(b, 3)) for a, b in speech_spans(stems.mix, stems.sample_rate)]
+    speech = [Window(start=round(a, 3), end=round(b, 3)) for a, b in stems.speech]
     speech_s = sum(w.duration for w in speech)
     lufs = loudness_lufs(stems.dialogue, stems.sample_rate) if speech_s >= MIN_DIALOGUE_S else None
     return SceneSound(dialogue_path=str(paths["dialogue"]), ambience_path=str(paths["ambience"]), speech=speech,
                       dialogue_lufs=None if lufs is None else round(lufs, 2))  # fmt: skip
 
 
-def own_voice(clip: str | Path, out_dir: str | Path, duration: float) -> Path:
-    """The clip's own actor as the reference voice: its dialogue stem (out_dir/scene/dialogue.wav, the
-    room and music taken out), or a one-line error when the clip has no dialogue."""
+def own_voice(clip: str | Path, out_dir: str | Path, duration: float) -> SceneSound:
+    """The clip's own sound split, its dialogue stem (out_dir/scene/dialogue.wav, the room and music taken
+    out) to be the reference voice; a one-line error when the clip has no dialogue. The split is returned
+    whole so the director's `watch` does not split the same sound again."""
     scene = scene_sound(clip, out_dir, duration)
     if scene is None or not scene.has_dialogue:
         found = "no sound" if scene is None else f"{scene.speech_s:.2f} s of speech"
         raise CinedubError(f"{Path(clip).name} has no dialogue to take its actor's voice from ({found}); "
                            "give --voice AUDIO")  # fmt: skip
-    return Path(scene.dialogue_path)
+    return scene
 
 
 def soundtrack(lines: list[LineRendering], duration: float) -> np.ndarray:

@@ -43,6 +43,7 @@ class Stems:
     dialogue: np.ndarray  # (samples,)
     ambience: np.ndarray  # (samples,)
     sample_rate: int
+    speech: list[tuple[float, float]]  # (start_s, end_s) where Silero VAD hears speech in the mix
 
     @property
     def mix(self) -> np.ndarray:
@@ -116,8 +117,9 @@ def split_dialogue(mix: np.ndarray, sample_rate: int) -> Stems:
     deep_filter = _deep_filter()
     with deep_filter.lock:
         left = x - deep_filter.enhance(x)
-    ambience = hold_to_room(left, speech_spans(x, DFN_SAMPLE_RATE), DFN_SAMPLE_RATE)
-    return Stems(dialogue=x - ambience, ambience=ambience, sample_rate=DFN_SAMPLE_RATE)
+    speech = speech_spans(x, DFN_SAMPLE_RATE)
+    ambience = hold_to_room(left, speech, DFN_SAMPLE_RATE)
+    return Stems(dialogue=x - ambience, ambience=ambience, sample_rate=DFN_SAMPLE_RATE, speech=speech)
 
 
 def clip_stems(clip: str | Path, duration: float) -> Stems | None:

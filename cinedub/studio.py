@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import itertools
 import os
 import re
 import shutil
@@ -212,7 +213,8 @@ class Studio:
         the clip's own sound (its dialogue taken out), "drop" over silence."""
         # Every input is checked here, before any work (perception, the actor) is done.
         clip, voice = Path(clip), Path(voice) if voice is not None else None
-        session = check_session_name(session) if session is not None else default_session_name(clip)
+        named = session is not None
+        session = check_session_name(session) if named else default_session_name(clip)
         check_note(note)
         if not lines:
             raise CinedubError("no line to speak: give --line TEXT or --srt FILE")
@@ -230,6 +232,8 @@ class Studio:
         check_lines(lines, natural, info.duration)
         if voice is not None:
             load_voice(voice)  # a bad reference fails here, before anything is written
+        if not named:
+            session = self._default_session(session, clip, lines, voice, out)
         with self._lock(session), self._graph() as graph:
             config_ = self._config(session)
             snapshot = graph.get_state(config_)
@@ -239,16 +243,18 @@ class Studio:
             created = not out_dir.exists()
             ensure_writable_dir(out_dir)
             voice_from_clip = voice is None
+            scene = None
             if voice_from_clip:
                 try:
-                    voice = assembly.own_voice(clip, out_dir, info.duration)
+                    scene = assembly.own_voice(clip, out_dir, info.duration)
+                    voice = Path(scene.dialogue_path)
                     load_voice(voice)
                 except BaseException:
                     if created:
                         shutil.rmtree(out_dir, ignore_errors=True)
                     raise
             request = InputState(clip=str(clip.resolve()), lines=lines, voice=str(voice.resolve()),
-                                 voice_from_clip=voice_from_clip,
+                                 voice_from_clip=voice_from_clip, scene_sound=scene,
                                  out_dir=str(out_dir.resolve()),
                                  overrides=Overrides(emotion=emotion, intensity=intensity), first_note=note,
                                  ambience=ambience,
@@ -273,19 +279,40 @@ class Studio:
                                     "again to finish the session") from None  # fmt: skip
             return self._result(graph, session, messages_before=0)
 
+    @staticmethod
+    def _conflict(session: str, values: dict[str, Any], clip: Path, lines: list[Line], voice: Path | None,
+                  out: str | Path | None) -> str | None:  # fmt: skip
+        """Why this request cannot be the next take of `session` (its state `values`), or None."""
+        if values["clip"] != str(clip.resolve()):
+            return f"session {session!r} dubs {values['clip']}; use another --session for {clip}"
+        if [Line.model_validate(x) for x in values["lines"]] != lines:
+            return f"session {session!r} has other lines; use another --session for new lines"
+        if out and Path(out).resolve() != Path(values["out_dir"]):
+            return f"session {session!r} writes to {values['out_dir']}, not {out}"
+        if voice is not None and values["voice"] != str(voice.resolve()):
+            return f"session {session!r} uses the voice {values['voice']}; use another --session"
+        return None
+
+    def _default_session(self, base: str, clip: Path, lines: list[Line], voice: Path | None,
+                         out: str | Path | None) -> str:  # fmt: skip
+        """No --session given: the clip's name, or the first of name-2, name-3 ... that is new or whose
+        session this request continues (another clip of the same name, or another --out, starts its own)."""
+        with self._graph() as graph:
+            for number in itertools.count(1):
+                name = base if number == 1 else f"{base[: 63 - len(str(number))]}-{number}"
+                values = graph.get_state(self._config(name)).values
+                if not values or self._conflict(name, values, clip, lines, voice, out) is None:
+                    return name
+        raise AssertionError("unreachable")
+
     def _continue(self, graph: Any, session: str, snapshot: Any, clip: Path, lines: list[Line], voice: Path | None,
                   out: str | Path | None, note: str | None) -> DubResult:  # fmt: skip
         values = snapshot.values
-        if values["clip"] != str(clip.resolve()):
-            raise CinedubError(f"session {session!r} dubs {values['clip']}; use another --session for {clip}")
-        if [Line.model_validate(x) for x in values["lines"]] != lines:
-            raise CinedubError(f"session {session!r} has other lines; use another --session for new lines")
-        if out and Path(out).resolve() != Path(values["out_dir"]):
-            raise CinedubError(f"session {session!r} writes to {values['out_dir']}, not {out}")
+        conflict = self._conflict(session, values, clip, lines, voice, out)
+        if conflict:
+            raise CinedubError(conflict)
         config_, context = self._config(session), self.context()
         before, takes_before = len(values.get("messages", [])), len(values.get("takes", []))
-        if voice is not None and values["voice"] != str(voice.resolve()):
-            raise CinedubError(f"session {session!r} uses the voice {values['voice']}; use another --session")
         if not snapshot.interrupts:
             # The last run died mid-take: drop what its writes left half done, then finish the take
             # from its last checkpoint (without a note, that take is what this call makes).

@@ -71,6 +71,19 @@ def test_valid_session_names_and_the_default():
     check_session_name(default_session_name(Path("/clips/" + "é" * 80 + ".mp4")))
 
 
+def test_the_default_session_is_not_another_requests(tmp_path, sample, cinedub_home):
+    """No --session: the same clip into another --out (the README's first command from a second checkout)
+    starts its own session, named clip-2, instead of failing on the first one's; the first --out again
+    continues the first session."""
+    studio, line = Studio(), [Line(text=LINE)]
+    first = studio.dub(sample.clip, line, sample.voice, out=tmp_path / "one")
+    second = studio.dub(sample.clip, line, sample.voice, out=tmp_path / "two")
+    assert (first.session, second.session) == ("carphone_pristine", "carphone_pristine-2")
+    assert second.take.index == 1 and Path(second.take.path).parent == (tmp_path / "two").resolve()
+    again = studio.dub(sample.clip, line, None, out=tmp_path / "one", note="angrier")
+    assert (again.session, again.take.index) == ("carphone_pristine", 2)
+
+
 def test_a_linked_lock_file_is_refused_not_followed(tmp_path, sample, cinedub_home):
     victim = tmp_path / "victim.txt"
     victim.write_text("keep me")
