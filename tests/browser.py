@@ -84,14 +84,17 @@ def wait_for_take(page, index: int, timeout: int = TAKE_TIMEOUT_MS) -> None:
     page.wait_for_function("() => !document.querySelector('.progress-text, .eta-bar')", timeout=timeout)
 
 
-def upload(page, clip: str | Path, voice: str | Path, line: str) -> None:
+def upload(page, clip: str | Path, voice: str | Path | None, line: str) -> None:
+    """Upload the clip, the voice (None: none, the clip's own actor speaks) and type the line."""
     page.locator("#clip-upload input[type=file]").set_input_files(str(clip))
-    page.locator("#voice-upload input[type=file]").set_input_files(str(voice))
+    if voice is not None:
+        page.locator("#voice-upload input[type=file]").set_input_files(str(voice))
     page.locator("#line-box textarea").fill(line)
     # the uploads are done when the voice player and the clip's file name show
     page.wait_for_function("() => document.querySelector('#clip-upload')?.innerText.includes('.')", timeout=60_000)
-    page.wait_for_selector("#voice-upload audio", state="attached",
-                           timeout=60_000)  # fmt: skip
+    if voice is not None:
+        page.wait_for_selector("#voice-upload audio", state="attached",
+                               timeout=60_000)  # fmt: skip
 
 
 def dub(page) -> None:
@@ -137,3 +140,22 @@ def discard_chosen(page) -> None:
     page.locator("#discard-btn").click()
     page.wait_for_function("() => (document.querySelector('#takes-table')?.innerText || '').includes('discarded')",
                            timeout=60_000)  # fmt: skip
+
+
+def listen(page, sound: str, take: int) -> None:
+    """Switch both take players to the take's `sound` (mix, dialogue or ambience) with the Play radio."""
+    page.locator(f'#listen label[data-testid="{sound}-radio-label"]').click()
+    name = f"take-{take:03d}.wav" if sound == "mix" else f"take-{take:03d}.{sound}.wav"
+    for player in ("audio-a", "audio-b"):
+        page.wait_for_function(f"() => document.querySelector('#{player} a[download]')?.getAttribute('download') "
+                               f"=== {name!r}", timeout=60_000)  # fmt: skip
+
+
+def play_audio(page, player: str, seconds: float = 1.5) -> int:
+    """Press an audio player's own Play button (`player`: its elem_id); the position its clock shows
+    `seconds` after it started (whole seconds)."""
+    page.locator(f'#{player} button[aria-label="Play"]').first.click()
+    page.wait_for_selector(f'#{player} button[aria-label="Pause"]', timeout=30_000)
+    page.wait_for_timeout(seconds * 1000)
+    minutes, secs = page.locator(f"#{player} #time").inner_text().split(":")
+    return 60 * int(minutes) + int(secs)

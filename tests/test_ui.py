@@ -5,6 +5,7 @@ on 127.0.0.1 with a temporary CINEDUB_HOME."""
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -163,6 +164,24 @@ def test_two_directors_never_see_each_others_takes(browser_mod, sample, cinedub_
 
 
 @pytest.mark.browser
+@pytest.mark.slow
+def test_no_voice_and_a_takes_stems_in_the_browser(browser_mod, talking_clip, cinedub_home, shots):
+    """No voice uploaded, a clip with its own sound: the clip's actor speaks; "dialogue" switches both
+    take players to the take's new dialogue alone, which plays in the player."""
+    b = browser_mod
+    with b.serve(cinedub_home) as url, b.chromium() as context:
+        page = b.open_studio(context, url)
+        b.upload(page, talking_clip, None, "He might have been kind to them, after all.")
+        b.dub(page)
+        b.wait_for_take(page, 1)
+        assert "the clip's own actor" in page.locator("#status").inner_text()
+        assert "the new dialogue alone" in page.locator("#listen-note").inner_text()
+        b.listen(page, "dialogue", 1)
+        assert b.play_audio(page, "audio-b") >= 1
+        page.screenshot(path=shots / "stems-dialogue-playing.png", full_page=True)
+
+
+@pytest.mark.browser
 def test_bad_upload_shows_a_clear_message(browser_mod, sample, cinedub_home, shots, tmp_path):
     b = browser_mod
     bad = tmp_path / "holiday.mp4"
@@ -211,6 +230,10 @@ def test_studio_ui_without_a_browser(sample, cinedub_home, tmp_path):
     assert "Overridden" in last["chat"][-1]["content"]
     # a take's name and status survive and the session still takes notes
     assert ui.state(name)["waiting_for_note"] and ui.state(name)["takes"][0]["name"] == "first read"
+    # the sample is silent: its takes have no stems, only the mix is offered, and the page says why
+    assert last["listen"] == (["mix"], "mix") and "no sound to keep" in last["listen_note"]
+    with pytest.raises(CinedubError, match="take 2 has no dialogue stem: the clip has no sound to keep"):
+        ui.pick_audio(name, "2: take-002", "dialogue")
     files = ui.export(name, "2: take-002")["files"]
     assert sorted(Path(f).name for f in files) == ["take-002-report.json", "take-002.mp4", "take-002.srt", "take-002.wav"]
     folder = cinedub_home / "ui" / name
@@ -218,6 +241,79 @@ def test_studio_ui_without_a_browser(sample, cinedub_home, tmp_path):
     assert (folder / "exports" / "take-002.mp4").stat().st_size > 10_000
     with pytest.raises(CinedubError, match="already has its takes"):
         list(ui.start(name, str(sample.clip), sample.line, None, str(sample.voice), "auto", ""))
+
+
+@pytest.fixture
+def talking_clip(carphone_clip, tmp_path) -> Path:
+    """The carphone clip with a sound of its own: a real reader's line ("he might even have been made
+    amiable himself", LibriVox) over pink room noise 30 dB under full scale."""
+    from cinedub import media
+    from cinedub.samples import librivox
+
+    clip = tmp_path / "upload" / "phone call.mp4"
+    clip.parent.mkdir()
+    subprocess.run([media.ffmpeg_binary(), "-v", "error", "-i", str(carphone_clip), "-i",
+                    str(librivox("sense_and_sensibility_01_austen_64kb-0930.wav")), "-f", "lavfi", "-i",
+                    "anoisesrc=color=pink:amplitude=0.02:sample_rate=16000", "-filter_complex",
+                    "[1:a]adelay=300[s];[s][2:a]amix=inputs=2:duration=first:normalize=0[a]", "-map", "0:v",
+                    "-map", "[a]", "-c:v", "copy", "-c:a", "aac", "-t", "4", str(clip)],
+                   check=True)  # fmt: skip
+    return clip
+
+
+@pytest.mark.slow
+def test_studio_plays_a_takes_stems_and_the_clips_own_actor_speaks(talking_clip, cinedub_home):
+    """A clip with its own sound and no voice uploaded: the clip's actor is the voice (as `cinedub dub`
+    without --voice), the take is laid over the clip's ambience, and both players can play its mix, its
+    new dialogue alone or the ambience alone, served as copies of the session's own stem files; the
+    export carries the stems too."""
+    from cinedub import assembly
+    from cinedub.studio import Studio
+    from cinedub.ui.app import StudioUI
+
+    ui = StudioUI(Studio(home=cinedub_home))
+    name = new_session_name()
+    view = list(ui.start(name, str(talking_clip), "He might have been kind to them, after all.", None, None,
+                         "auto", ""))[-1]  # fmt: skip
+    assert "Take 1 is ready" in view["status"] and "the clip's own actor" in view["status"]
+    folder = cinedub_home / "ui" / name
+    assert ui.state(name)["voice"] == str((folder / "scene" / "dialogue.wav").resolve())
+    assert view["listen"] == (["mix", "dialogue", "ambience"], "mix")
+    assert "the new dialogue alone" in view["listen_note"]
+    take = folder / "take-001.wav"
+    for sound, original in (("mix", take), ("dialogue", assembly.stem_path(take, "dialogue")),
+                            ("ambience", assembly.stem_path(take, "ambience"))):  # fmt: skip
+        served = Path(ui.pick_audio(name, "1: take-001", sound))
+        assert not served.resolve().is_relative_to(cinedub_home)  # a copy, made by StudioUI.serve
+        assert served.read_bytes() == original.read_bytes(), sound
+    both = ui.listen(name, "1: take-001", "1: take-001", "ambience")
+    assert Path(both["audio_a"]).read_bytes() == Path(both["audio_b"]).read_bytes() == \
+        assembly.stem_path(take, "ambience").read_bytes()  # fmt: skip
+    with pytest.raises(CinedubError, match="unknown sound 'music': one of mix, dialogue, ambience"):
+        ui.pick_audio(name, "1: take-001", "music")
+    exported = ui.export(name, "1: take-001")
+    assert sorted(Path(f).name for f in exported["files"]) == [
+        "take-001-report.json", "take-001.ambience.wav", "take-001.dialogue.wav", "take-001.mp4",
+        "take-001.srt", "take-001.wav"]  # fmt: skip
+    assert "dialogue and ambience stems" in exported["status"]
+    for stem in assembly.STEMS:
+        exported_stem = assembly.stem_path(folder / "exports" / "take-001.wav", stem)
+        assert exported_stem.read_bytes() == assembly.stem_path(take, stem).read_bytes(), stem
+
+
+def test_no_voice_and_no_dialogue_is_the_clis_one_line_error(sample, cinedub_home):
+    """No voice uploaded and a clip without sound: `cinedub dub`'s error (tests/test_stems.py holds the
+    CLI's), naming the clip as uploaded; nothing is left of the session."""
+    from cinedub.studio import Studio
+    from cinedub.ui.app import StudioUI
+
+    ui = StudioUI(Studio(home=cinedub_home))
+    name = new_session_name()
+    with pytest.raises(CinedubError) as refused:
+        list(ui.start(name, str(sample.clip), sample.line, None, None, "auto", ""))
+    assert str(refused.value) == (f"{sample.clip.name} has no dialogue to take its actor's voice from "
+                                  "(no sound); give --voice AUDIO")  # fmt: skip
+    assert not (cinedub_home / "ui" / name).exists() and ui.state(name) is None
 
 
 def _post_file(url: str, path: Path) -> tuple[int, str]:

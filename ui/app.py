@@ -102,7 +102,8 @@ class StudioUI:
         """Every output component's value for the session as it stands (keys: component names)."""
         values = values if values is not None else self.state(session)
         if not values or not values.get("takes"):
-            return {"status": status or f"Session `{session}`: upload a clip, a line and a voice, then **Dub**.",
+            return {"status": status or f"Session `{session}`: upload a clip and a line (and a voice, unless "
+                                        "the clip's own actor should speak), then **Dub**.",
                     "session": session, "chat": self.chat(session) if SESSION_NAME.match(session or "") else []}  # fmt: skip
         folder = self.folder(session)
         takes = [TakeRecord.model_validate(t) for t in values["takes"]]
@@ -129,6 +130,8 @@ class StudioUI:
             "ab_b": (labels, labels[-1]),
             "audio_a": self.serve(session, takes[-2 if len(takes) > 1 else -1].path),
             "audio_b": self.serve(session, last.path),
+            "listen": (list(views.take_sounds(last)), views.MIX),
+            "listen_note": views.listen_markdown(values, last),
             "refs": views.references_markdown(refs),
             "ref_audio": self.serve(session, refs[0]["audio"]) if refs and _in(folder, refs[0].get("audio")) else None,
             "plot": self.serve(session, plot),
@@ -157,8 +160,6 @@ class StudioUI:
             raise CinedubError("this session already has its takes: give a note, or open a new page for a new clip")
         if not clip:
             raise CinedubError("no clip: upload a video")
-        if not voice:
-            raise CinedubError("no voice: upload or record a reference recording of the voice to use")
         intensity = parse_intensity(intensity)
         emotion = None if emotion in (None, "", "auto", AUTO) else emotion
         if emotion is not None and emotion not in EMOTIONS:
@@ -176,9 +177,11 @@ class StudioUI:
         inputs = folder / "inputs"
         inputs.mkdir(parents=True, exist_ok=True)
         clip_path = inputs / f"clip{Path(clip).suffix.lower() or '.mp4'}"
-        voice_path = inputs / f"voice{Path(voice).suffix.lower() or '.wav'}"
         shutil.copyfile(clip, clip_path)
-        shutil.copyfile(voice, voice_path)
+        # No voice: Studio takes the clip's own actor (its dialogue), or refuses a clip without one.
+        voice_path = inputs / f"voice{Path(voice).suffix.lower() or '.wav'}" if voice else None
+        if voice:
+            shutil.copyfile(voice, voice_path)
         if srt:
             shutil.copyfile(srt, inputs / "lines.srt")
         from cinedub.speech.voice import load_voice
@@ -190,7 +193,8 @@ class StudioUI:
             shutil.rmtree(folder, ignore_errors=True)
             raise CinedubError(f"the clip you uploaded: {str(err).replace(str(clip_path), Path(clip).name)}") from None
         try:
-            load_voice(voice_path)
+            if voice_path is not None:
+                load_voice(voice_path)
         except CinedubError as err:
             shutil.rmtree(folder, ignore_errors=True)
             raise CinedubError(f"the voice you gave: {str(err).replace(str(voice_path), Path(voice).name)}") from None
@@ -217,10 +221,17 @@ class StudioUI:
             worker.join(0.5)
         if "error" in outcome:
             shutil.rmtree(folder, ignore_errors=True) if not self.state(session) else None
-            raise outcome["error"]
+            error = outcome["error"]
+            if isinstance(error, CinedubError):  # the clip named as uploaded (e.g. "... has no dialogue ...")
+                shown = Path(clip).name
+                message = str(error).replace(str(clip_path), shown).replace(clip_path.name, shown)
+                raise type(error)(message) from None
+            raise error
         result = outcome["result"]
         self.say(session, [], None, result.messages)
-        yield self.view(session, status=f"Take {result.take.index} is ready ({time.perf_counter() - t0:.1f} s).")
+        ready = f"Take {result.take.index} is ready ({time.perf_counter() - t0:.1f} s)."
+        own = " The voice is the clip's own actor (its dialogue, cleaned)." if voice_path is None else ""
+        yield self.view(session, status=ready + own)
 
     def note(self, session: str, text: str):
         values = self.state(session)
@@ -256,15 +267,31 @@ class StudioUI:
         what = f"renamed to “{take.name}”" if name is not None else ("kept" if take.kept else "discarded")
         return self.view(session, status=f"Take {take.index} {what}.")
 
-    def pick_audio(self, session: str, label: str) -> str | None:
-        return self.serve(session, self._take(session, label).path) if label else None
+    def pick_audio(self, session: str, label: str, sound: str = views.MIX) -> str | None:
+        """The chosen take's mix, or one of its stems alone (`sound`: one of views.LISTEN)."""
+        if sound not in views.LISTEN:
+            raise CinedubError(f"unknown sound {sound!r}: one of {', '.join(views.LISTEN)}")
+        if not label:
+            return None
+        take = self._take(session, label)
+        sounds = views.take_sounds(take)
+        if sound not in sounds:
+            raise CinedubError(f"take {take.index} has no {sound} stem: "
+                               f"{views.no_stems_reason(self.state(session) or {}, take)}")  # fmt: skip
+        return self.serve(session, sounds[sound])
+
+    def listen(self, session: str, label_a: str, label_b: str, sound: str) -> dict[str, Any]:
+        """Both players switched to the takes' mix, dialogue or ambience."""
+        return {"audio_a": self.pick_audio(session, label_a, sound),
+                "audio_b": self.pick_audio(session, label_b, sound)}
 
     def export(self, session: str, label: str) -> dict[str, Any]:
         values = self.state(session)
         take = self._take(session, label)
         files = views.export_take(self.folder(session), values, take)
+        stems = " (and its dialogue and ambience stems)" if len(views.take_sounds(take)) > 1 else ""
         return {"files": [self.serve(session, f) for f in files],
-                "status": f"Exported take {take.index}: WAV, MP4, SRT and report."}  # fmt: skip
+                "status": f"Exported take {take.index}: WAV{stems}, MP4, SRT and report."}  # fmt: skip
 
 
 def _in(folder: Path, path: str | None) -> bool:
@@ -290,8 +317,9 @@ def build_app(studio: Studio | None = None):
                 clip = gr.File(label="Clip (video)", type="filepath", elem_id="clip-upload")
                 line = gr.Textbox(label="Line to speak", lines=2, elem_id="line-box")
                 srt = gr.File(label="…or an SRT file (one line per cue)", type="filepath", file_types=[".srt"])
-                voice = gr.Audio(label="Reference voice (upload or record)", type="filepath",
-                                 sources=["upload", "microphone"], elem_id="voice-upload")  # fmt: skip
+                voice = gr.Audio(label="Reference voice (upload or record; none: the clip's actor speaks)",
+                                 type="filepath", sources=["upload", "microphone"],
+                                 elem_id="voice-upload")  # fmt: skip
                 with gr.Row():
                     emotion0 = gr.Dropdown([AUTO, *EMOTIONS], value=AUTO, label="Emotion")
                     intensity0 = gr.Textbox(label="Intensity 0–1 (empty: the director decides)", elem_id="intensity-box")
@@ -326,6 +354,9 @@ def build_app(studio: Studio | None = None):
                     discard_btn = gr.Button("Discard", elem_id="discard-btn")
                     rename_btn = gr.Button("Rename", elem_id="rename-btn")
         with gr.Row():
+            listen = gr.Radio(list(views.LISTEN), value=views.MIX, label="Play", elem_id="listen", scale=1)
+            listen_note = gr.Markdown(elem_id="listen-note")
+        with gr.Row():
             with gr.Column():
                 ab_a = gr.Dropdown([], label="A")
                 audio_a = gr.Audio(label="Take A", interactive=False, elem_id="audio-a")
@@ -347,13 +378,13 @@ def build_app(studio: Studio | None = None):
                  "emotion_c": emotion_c, "intensity_c": intensity_c, "pace_c": pace_c, "takes_table": takes_table,
                  "take_pick": take_pick, "ab_a": ab_a, "ab_b": ab_b, "audio_a": audio_a, "audio_b": audio_b,
                  "refs": refs, "ref_audio": ref_audio, "plot": plot, "chat": chat, "note_box": note_box,
-                 "files": files, "line": line}  # fmt: skip
+                 "files": files, "line": line, "listen": listen, "listen_note": listen_note}  # fmt: skip
         outputs = list(named.values())
 
         def as_updates(values: dict[str, Any]) -> dict[Any, Any]:
             updates = {}
             for key, value in values.items():
-                if key in ("take_pick", "ab_a", "ab_b"):
+                if key in ("take_pick", "ab_a", "ab_b", "listen"):
                     choices, chosen = value
                     updates[named[key]] = gr.update(choices=choices, value=chosen)
                 else:
@@ -399,8 +430,11 @@ def build_app(studio: Studio | None = None):
         keep_btn.click(guarded(lambda s, t: ui.mark(s, t, kept=True)), [session, take_pick], outputs)
         discard_btn.click(guarded(lambda s, t: ui.mark(s, t, kept=False)), [session, take_pick], outputs)
         rename_btn.click(guarded(lambda s, t, n: ui.mark(s, t, name=n or "")), [session, take_pick, new_name], outputs)
-        ab_a.input(guarded(lambda s, t: {"audio_a": ui.pick_audio(s, t)}), [session, ab_a], outputs)
-        ab_b.input(guarded(lambda s, t: {"audio_b": ui.pick_audio(s, t)}), [session, ab_b], outputs)
+        ab_a.input(guarded(lambda s, t, h: {"audio_a": ui.pick_audio(s, t, h)}), [session, ab_a, listen],
+                   outputs)  # fmt: skip
+        ab_b.input(guarded(lambda s, t, h: {"audio_b": ui.pick_audio(s, t, h)}), [session, ab_b, listen],
+                   outputs)  # fmt: skip
+        listen.input(guarded(ui.listen), [session, ab_a, ab_b, listen], outputs)
         export_btn.click(guarded(ui.export), [session, take_pick], outputs)
     app.studio_ui = ui  # type: ignore[attr-defined]
     return app

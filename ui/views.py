@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from cinedub import files, media
+from cinedub import assembly, files, media
 from cinedub.agents.cot import split_stages
 from cinedub.agents.prompts import STAGES
 from cinedub.errors import CinedubError
@@ -18,6 +18,8 @@ from cinedub.subtitles import write_srt
 from cinedub.types import Line, TakeRecord, Window
 
 NO_LIBRARY = "No reference library configured: the director worked without retrieved references."
+MIX = "mix"
+LISTEN = (MIX, *assembly.STEMS)  # what a take's players can play: the mix, or one of its stems alone
 
 
 def cot_stages(cot: str) -> dict[str, str]:
@@ -58,6 +60,36 @@ def references_markdown(references: list[dict]) -> str:
         measures = [f"{p[k]:.1f}" if k in p else "-" for k in ("f0_range_semitones", "energy_slope_db_per_s", "speaking_rate_sps")]
         rows.append(f"| {r.get('clip_id')} | {float(r.get('score', 0)):.3f} | {r.get('emotion') or '-'} | " + " | ".join(measures) + " |")
     return "\n".join(rows)
+
+
+def take_sounds(take: TakeRecord) -> dict[str, Path]:
+    """The take's mix and, when it lies over the clip's own sound, its stems (assembly.stem_path): the
+    new dialogue alone and the clip's ambience alone. Keys: LISTEN's, in that order."""
+    sounds = {MIX: Path(take.path)}
+    for stem in assembly.STEMS:
+        path = assembly.stem_path(take.path, stem)
+        if path.is_file():
+            sounds[stem] = path
+    return sounds
+
+
+def no_stems_reason(values: dict, take: TakeRecord) -> str | None:
+    """Why the take has only its mix (None: it has its stems)."""
+    if len(take_sounds(take)) == len(LISTEN):
+        return None
+    if values.get("ambience") == "drop":
+        return "the clip's own sound was dropped (ambience drop), so the take is the new dialogue alone"
+    if not values.get("scene_sound"):
+        return ("the clip has no sound to keep (no audio track, or a silent one), so the take is the new "
+                "dialogue alone")
+    return f"take {take.index} was made without its stem files"
+
+
+def listen_markdown(values: dict, take: TakeRecord) -> str:
+    reason = no_stems_reason(values, take)
+    if reason is None:
+        return "Play the mix, the new dialogue alone or the clip's ambience alone (in both players)."
+    return f"Only the mix: {reason}."
 
 
 def inside(folder: Path, path: str | Path) -> Path:
@@ -133,11 +165,15 @@ def take_plot(path: Path, take: TakeRecord, perception: dict, voice: str) -> Pat
 
 
 def export_take(out_dir: Path, values: dict, take: TakeRecord) -> list[Path]:
-    """WAV, MP4, SRT, report and direction of one take, in the session's exports/ folder."""
+    """WAV (and its stems, when it has them), MP4, SRT, report and direction of one take, in the
+    session's exports/ folder."""
     exports = out_dir / "exports"
     exports.mkdir(parents=True, exist_ok=True)
     wav = exports / f"take-{take.index:03d}.wav"
-    shutil.copyfile(inside(out_dir, take.path), wav)
+    sounds = take_sounds(take)
+    copies = {sound: wav if sound == MIX else assembly.stem_path(wav, sound) for sound in sounds}
+    for sound, target in copies.items():
+        shutil.copyfile(inside(out_dir, sounds[sound]), target)
     mp4 = media.mux(values["clip"], wav, exports / f"take-{take.index:03d}.mp4")
     lines = [Line.model_validate(x) for x in values["lines"]]
     measured = take.measured.get("lines", [])
@@ -154,4 +190,4 @@ def export_take(out_dir: Path, values: dict, take: TakeRecord) -> list[Path]:
     write_json(report, {"session_take": take.model_dump(mode="json"), "conclusion": values.get("conclusion"),
                         "cot": values.get("cot"), "references": values.get("references", []),
                         "stage_timings": values.get("timings", {})})  # fmt: skip
-    return [wav, mp4, srt, report]
+    return [*copies.values(), mp4, srt, report]
