@@ -67,13 +67,25 @@ def retrieve(state: DirectorState, runtime: Runtime[DirectorContext]) -> dict[st
     return {"references": [r.model_dump(mode="json") for r in references], "timings": {"retrieve": time.perf_counter() - start}}
 
 
+def natural_seconds(actor: Actor, lines: list[Line], voice: str) -> list[float]:
+    """How long each line takes spoken naturally: the actor's own measure in the voice when it has one (the
+    F5 actor's trained duration head: `natural_seconds(text, voice)`, None without one), else the estimate
+    from the text. A line with no window from the script or the picture (free narration) gets this length."""
+    measure = getattr(actor, "natural_seconds", None)
+    if measure is None:
+        return [estimate_speech_seconds(line.text) for line in lines]
+    reference = load_voice(voice)
+    return [measure(line.text, reference) or estimate_speech_seconds(line.text) for line in lines]
+
+
 def direct(state: DirectorState, runtime: Runtime[DirectorContext]) -> dict[str, Any]:
     """Compose the first plan: the conclusion's emotion and the human's overrides for every line, each line
     in its own window."""
     perception, conclusion, lines, overrides = state.perception, state.conclusion, state.lines, state.overrides
     scene = state.scene_sound
     dialogue = scene.speech if scene is not None and scene.has_dialogue else None
-    windows = base_windows(perception, lines, [estimate_speech_seconds(line.text) for line in lines], dialogue)
+    natural = natural_seconds(runtime.context.actor, lines, state.voice)
+    windows = base_windows(perception, lines, natural, dialogue)
     direction = Direction(
         emotion=overrides.emotion or conclusion.emotion or "neutral",
         intensity=overrides.intensity if overrides.intensity is not None else (conclusion.intensity or 0.5),

@@ -1,17 +1,26 @@
 """`cinedub train actor`: train the F5 actor on manifests.
 
-stage 1: the base DiT (flow matching on a random masked span, F5-TTS's recipe) and the duration head;
-stage 2: the ControlNet with the base frozen (conditions: the row's labels, visual features, references;
-         5 % dropout of each of script / video / conclusion), and the emotion classifier on noisy mels;
+stage 1: the base DiT (flow matching on a random masked span, F5-TTS's recipe) and the duration head (the
+         actor's length for a line with no window from the picture: free narration);
+stage 2: the ControlNet with the base frozen (conditions: the row's labels, intensity, visual features and
+         references: every condition the actor feeds; 5 % dropout of each of script / video / conclusion),
+         and the emotion classifier on noisy mels;
 classifier: the emotion classifier alone.
 ProDubber's augmentation (pitch shift in mel bins, time stretch) is applied to the training mels.
-Checkpoints are safetensors (`last.safetensors`, `step_N.safetensors`); the optimizer state is a weights-only
-`optimizer.pt`; a run restarted with the same --out resumes. accelerate spreads it over several GPUs
-(`accelerate launch --multi_gpu -m cinedub.training.actor ...`; on CPU processes:
-`torchrun --nproc_per_node 2 -m cinedub.training.actor ...`, as the tests run it).
+Checkpoints are safetensors (`last.safetensors`, `step_N.safetensors`; their metadata lists the parts trained
+so far, `trained`: the actor uses the duration head, the emotion classifier and the reference condition only
+once trained); the optimizer state is a weights-only `optimizer.pt`; a run restarted with the same --out
+resumes. accelerate spreads it over several GPUs (`accelerate launch --multi_gpu -m cinedub.training.actor ...`;
+on CPU processes: `torchrun --nproc_per_node 2 -m cinedub.training.actor ...`, as the tests run it).
 
 Manifest: JSONL, one row per utterance: {"audio": path (relative to the manifest), "text": str,
-"emotion"?, "intensity"?, "scene_type"?, "gender"?, "age"? | "age_group"?, "visual"?: .npy (T, f), "visual_fps"?}.
+"emotion"?, "intensity"?, "scene_type"?, "gender"?, "age"? | "age_group"?, "visual"?: .npy (T, f),
+"visual_fps"?, "references"?: [path | {"audio": path, "text"?: str, "score"?: float, "prosody"?: {...}}]}.
+A row's references are the clips the utterance should follow (as the library would retrieve them for it:
+e.g. other lines of the speaker in the same emotion); stage 2 turns them into the ControlNet's reference
+condition with the function the actor uses (`speech.f5.references.reference_condition`: each one's log-mel
+mean / std and its prosody, `speech.measure.reference_prosody` when not given). A row without references
+gets the actor's no-reference condition (zeros); a branch never trained on references is not fed any.
 """
 
 from __future__ import annotations
@@ -57,10 +66,35 @@ def read_manifest(path: str | Path) -> list[dict]:
         for key in ("audio", "visual"):
             if row.get(key) and not Path(row[key]).is_absolute():
                 row[key] = str(path.parent / row[key])
+        row["references"] = manifest_references(row.get("references"), path.parent, f"{path}:{number}")
         rows.append(row)
     if not rows:
         raise CinedubError(f"{path} has no rows")
     return rows
+
+
+def manifest_references(given, root: Path, where: str) -> list[dict]:
+    """A row's "references" -> [{"audio": absolute path, "text"?, "score", "prosody"}] (fields of
+    cinedub.types.Reference); CinedubError naming the row when they are malformed."""
+    if given is None:
+        return []
+    if not isinstance(given, list):
+        raise CinedubError(f"{where}: 'references' must be a list of audio paths or {{\"audio\": path}} objects")
+    references = []
+    for item in given:
+        item = {"audio": item} if isinstance(item, str) else item
+        if not isinstance(item, dict) or not isinstance(item.get("audio"), str) or not item["audio"]:
+            raise CinedubError(f"{where}: each reference needs an audio path")
+        audio = Path(item["audio"]) if Path(item["audio"]).is_absolute() else root / item["audio"]
+        try:
+            score = float(item.get("score", 1.0))
+        except (TypeError, ValueError):
+            raise CinedubError(f"{where}: a reference's score must be a number, got {item.get('score')!r}") from None
+        prosody = item.get("prosody") or {}
+        if not isinstance(prosody, dict) or not all(isinstance(v, (int, float)) for v in prosody.values()):
+            raise CinedubError(f"{where}: a reference's prosody must be an object of numbers")
+        references.append({"audio": str(audio), "text": item.get("text"), "score": score, "prosody": prosody})
+    return references
 
 
 def pitch_shift_bins(mel: torch.Tensor, bins: int) -> torch.Tensor:
@@ -79,17 +113,32 @@ def time_stretch(mel: torch.Tensor, rate: float) -> torch.Tensor:
 
 
 class ManifestDataset(Dataset):
-    """Rows -> (mel (n, mel), text ids, labels, intensity, visual (n, f) | None); mels cached in memory."""
+    """Rows -> (mel (n, mel), text ids, labels, intensity, visual (n, f) | None, reference (reference_dim,) |
+    None); mels and conditions cached in memory. The reference condition is computed only for a model with a
+    ControlNet and `references` (stage 2), once per distinct list of references."""
 
-    def __init__(self, rows: list[dict], model, *, augment: float = 0.0, max_frames: int = 2048, seed: int = 0):
+    def __init__(self, rows: list[dict], model, *, augment: float = 0.0, max_frames: int = 2048, seed: int = 0,
+                 references: bool = True):  # fmt: skip
         from cinedub.media import load_audio
         from cinedub.speech.f5.controlnet import label_ids, to_mel_rate
+        from cinedub.speech.f5.references import reference_condition
         from cinedub.speech.f5.text import tokenize
+        from cinedub.types import Reference
 
         self.rows, self.augment, self.max_frames = rows, augment, max_frames
         self.rng = random.Random(seed)
         self.items = []
+        conditions: dict[str, torch.Tensor] = {}  # the references as JSON -> their condition
         for row in rows:
+            reference = None
+            if model.controlnet is not None and references:
+                key = json.dumps(row.get("references") or [], sort_keys=True)
+                if key not in conditions:
+                    given = [Reference(clip_id=Path(r["audio"]).stem, **r) for r in row.get("references") or []]
+                    vector, _ = reference_condition(given, model.mel_spec, mel_dim=model.dims.mel_dim,
+                                                    strict=True)  # fmt: skip
+                    conditions[key] = torch.from_numpy(vector)
+                reference = conditions[key]
             audio, _ = load_audio(row["audio"], sample_rate=model.mel_spec.sample_rate)
             mel = model.mel_spec(torch.from_numpy(audio)[None])[0].T.contiguous()  # n mel
             group = row.get("age_group") or (age_group(int(row["age"])) if row.get("age") is not None else None)
@@ -100,7 +149,7 @@ class ManifestDataset(Dataset):
                 visual = torch.from_numpy(to_mel_rate(np.load(row["visual"]), float(row.get("visual_fps", 25)),
                                                       mel.shape[0]))  # fmt: skip
             self.items.append(dict(mel=mel, text=tokenize([row["text"]], model.vocab_char_map)[0], labels=labels,
-                                   intensity=float(row.get("intensity", -1.0)), visual=visual,
+                                   intensity=float(row.get("intensity", -1.0)), visual=visual, reference=reference,
                                    emotion=EMOTIONS.index(row["emotion"]) if row.get("emotion") in EMOTIONS else -1))  # fmt: skip
 
     def __len__(self) -> int:
@@ -133,6 +182,8 @@ def collate(items: list[dict]) -> dict:
         f = next(it["visual"].shape[1] for it in items if it["visual"] is not None)
         batch["visual"] = pad_sequence([it["visual"][: it["mel"].shape[0]] if it["visual"] is not None
                                         else torch.zeros(it["mel"].shape[0], f) for it in items], batch_first=True)  # fmt: skip
+    if all(it.get("reference") is not None for it in items):
+        batch["reference"] = torch.stack([it["reference"] for it in items])
     return batch
 
 
@@ -140,10 +191,18 @@ def collate(items: list[dict]) -> dict:
 # training
 
 
+STAGE_PARTS = {"1": ("transformer", "duration_head"), "2": ("controlnet", "emotion_classifier"),
+               "classifier": ("emotion_classifier",)}  # fmt: skip
+
+
+def stage_parts(model, stage: str) -> list[str]:
+    """The parts of `model` that `stage` trains (those the model has)."""
+    return [part for part in STAGE_PARTS[stage] if getattr(model, part, None) is not None]
+
+
 def trainable_parameters(model, stage: str) -> list[torch.nn.Parameter]:
     """Stage 1: DiT + duration head; stage 2: ControlNet + emotion classifier (base frozen); classifier: it alone."""
-    parts = {"1": ["transformer", "duration_head"], "2": ["controlnet", "emotion_classifier"],
-             "classifier": ["emotion_classifier"]}[stage]  # fmt: skip
+    parts = stage_parts(model, stage)
     for name, param in model.named_parameters():
         param.requires_grad_(name.split(".")[0] in parts)
     return [p for p in model.parameters() if p.requires_grad]
@@ -173,7 +232,8 @@ class StageObjective(torch.nn.Module):
             if stage == "2":
                 if model.controlnet is None:
                     raise CinedubError("stage 2 needs a model with a ControlNet (--control-blocks N)")
-                conditions = Conditions(labels=batch["labels"], intensity=batch["intensity"], visual=batch.get("visual"))
+                conditions = Conditions(labels=batch["labels"], intensity=batch["intensity"], visual=batch.get("visual"),
+                                        reference=batch.get("reference"))  # fmt: skip
             parts["flow"], _, _ = model(mel, text, lens=lens, conditions=conditions)
         if stage == "1" and model.duration_head is not None:
             # the prompt branch learns from the utterance's own mel (its masked mean: the voice and pace, not the length)
@@ -211,6 +271,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 def train(args: argparse.Namespace, *, log=print) -> dict:
     """Run (or resume) training; returns {"step", "losses", "checkpoint"}."""
     from cinedub.speech.f5.checkpoint import load_model, read_state, save_checkpoint
+    from cinedub.speech.f5.references import REFERENCE_PART
     from cinedub.speech.f5.text import build_vocab, read_vocab
 
     torch.manual_seed(args.seed), random.seed(args.seed), np.random.seed(args.seed)
@@ -232,13 +293,20 @@ def train(args: argparse.Namespace, *, log=print) -> dict:
             if len(model.vocab_char_map) > model.dims.text_num_embeds:
                 raise CinedubError(f"{len(model.vocab_char_map)} symbols do not fit the model's {model.dims.text_num_embeds}")
     model.train()
+    # what the checkpoint will say was trained: the init's trained parts and this stage's (the actor feeds
+    # the reference condition only to a branch trained on references)
+    parts = stage_parts(model, args.stage)
+    if args.stage == "2" and any(row["references"] for row in rows):
+        parts.append(REFERENCE_PART)
+    model.trained_parts = sorted({*getattr(model, "trained_parts", []), *parts})
     params = trainable_parameters(model, args.stage)
     optimizer = torch.optim.AdamW(params, lr=args.lr)
     optimizer_path = out / "optimizer.pt"
     if step and optimizer_path.is_file():
         optimizer.load_state_dict(torch.load(optimizer_path, map_location="cpu", weights_only=True))
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + step + 1) / max(1, args.warmup)))
-    data = ManifestDataset(rows, model, augment=args.augment, max_frames=args.max_frames, seed=args.seed + step)
+    data = ManifestDataset(rows, model, augment=args.augment, max_frames=args.max_frames, seed=args.seed + step,
+                           references=args.stage == "2")  # fmt: skip
     loader = DataLoader(data, batch_size=args.batch_size, shuffle=True, collate_fn=collate, drop_last=False)
     objective = StageObjective(model, args.stage)
     accelerator = None
@@ -291,7 +359,7 @@ def check_replicas(params: list[torch.nn.Parameter], accelerator) -> None:
 
 
 def save(model, optimizer, out: Path, step: int, args: argparse.Namespace, save_checkpoint) -> None:
-    extra = {"step": str(step), "stage": args.stage}
+    extra = {"step": str(step), "stage": args.stage, "trained": json.dumps(model.trained_parts)}
     save_checkpoint(model, out / "last.safetensors", extra=extra)
     if step % args.save_every == 0:
         save_checkpoint(model, out / f"step_{step}.safetensors", extra=extra)

@@ -2,9 +2,13 @@
 one) speaks the line in the reference voice, exactly as long as the direction's window.
 
 text -> F5 ids with the checkpoint's vocabulary; the reference voice -> the mel prompt (and its transcript:
-a sidecar VOICE.txt, else ASR when installed); frames from direction.window.duration; the director's
-conclusion, the direction's emotion / intensity and references, and per-frame visual features -> the
-ControlNet's conditions and the emotion guidance.
+a sidecar VOICE.txt, else ASR when installed); frames from direction.window.duration (the director has
+already applied the pace to that window: `agents.windows.target_window`, so the speech fills it); the
+director's conclusion, the direction's emotion / intensity and references, and per-frame visual features
+-> the ControlNet's conditions and the emotion guidance.
+
+A line's natural length in the voice (`natural_seconds`) comes from the checkpoint's duration head once it
+has been trained: the director sets a line's window from it where nothing on screen does (free narration).
 """
 
 from __future__ import annotations
@@ -27,8 +31,9 @@ from cinedub.types import Conclusion, Direction, Line, Take, Voice
 from .cfm import CFM
 from .checkpoint import load_model
 from .config import CONFIGS, HOP_LENGTH, SAMPLE_RATE, SampleConfig
-from .controlnet import Conditions, label_ids, reference_features, to_mel_rate
+from .controlnet import Conditions, label_ids, to_mel_rate
 from .mel import frames_for
+from .references import REFERENCE_PART, reference_condition
 from .text import tokenize
 from .vocoder import load_vocoder
 
@@ -52,7 +57,8 @@ def reference_transcript(voice: Voice) -> tuple[str, str]:
 
 
 class F5Actor:
-    """Actor protocol: perform(line, direction, voice) -> Take of exactly direction.window.duration."""
+    """Actor protocol: perform(line, direction, voice) -> Take of exactly direction.window.duration, the
+    speech filling the window (the director gives the window with the pace already applied)."""
 
     def __init__(self, checkpoint: str | Path | CFM, *, vocab: str | Path | None = None,
                  vocoder: str | Path | None = None, config: SampleConfig | None = None,
@@ -72,6 +78,8 @@ class F5Actor:
         self.device = device
         trained = set(getattr(self.model, "trained_parts", []))
         self.classifier_trained = "emotion_classifier" in trained
+        self.duration_trained = "duration_head" in trained and self.model.duration_head is not None
+        self.references_trained = REFERENCE_PART in trained
 
     # ----------------------------------------------------------------------------------------------
     def conditions(self, direction: Direction, conclusion: Conclusion | None, total: int, prompt: int,
@@ -81,16 +89,11 @@ class F5Actor:
         c = conclusion
         ids = label_ids(scene_type=c.scene_type if c else None, gender=c.gender if c else None,
                         age_group=c.age_group if c else None, emotion=direction.emotion)  # fmt: skip
-        mels, prosody, weights = [], [], []
-        for ref in direction.references:
-            try:
-                audio, _ = media.load_audio(ref.audio, sample_rate=SAMPLE_RATE)
-            except CinedubError as err:
-                log.warning("reference %s skipped: %s", ref.clip_id, err)
-                continue
-            mel = self.model.mel_spec(torch.from_numpy(audio[None]))[0].T.numpy()  # n mel
-            mels.append(mel), prosody.append(ref.prosody), weights.append(max(ref.score, 1e-3))
-        reference = torch.from_numpy(reference_features(mels, prosody, weights, mel_dim=dims.mel_dim))[None]
+        # the same vector stage 2 of training computes from a manifest row's references; a branch trained
+        # without references only ever saw the no-reference condition (zeros), so it gets that
+        given = direction.references if self.references_trained else []
+        vector, references = reference_condition(given, self.model.mel_spec, mel_dim=dims.mel_dim)
+        reference = torch.from_numpy(vector)[None]
         vis = None
         if visual is not None and visual_fps:
             # visual holds the whole clip from 0 s; the take covers the direction's window of it
@@ -99,9 +102,31 @@ class F5Actor:
             vis[0, prompt:] = torch.from_numpy(feats)
         cond = Conditions(labels=torch.tensor([ids]), intensity=torch.tensor([direction.intensity]), visual=vis,
                           reference=reference)  # fmt: skip
-        used = {"labels": dict(zip(("scene_type", "gender", "age_group", "emotion"), ids)), "references": len(mels),
+        used = {"labels": dict(zip(("scene_type", "gender", "age_group", "emotion"), ids)), "references": references,
                 "visual": vis is not None}  # fmt: skip
+        if direction.references and not self.references_trained:
+            used["references_ignored"] = "the checkpoint's ControlNet was not trained on references"
         return cond, used
+
+    def natural_seconds(self, text: str, voice: Voice) -> float | None:
+        """How long `text` takes spoken in `voice`, by the trained duration head; None when the checkpoint's
+        head was never trained (the director then estimates from the text). The head reads the text alone
+        and the voice's mean log-mel at its own level, as it was trained (on each utterance's own mel)."""
+        if not self.duration_trained or self.model.vocab_char_map is None:
+            return None
+        audio = self._prompt_audio(voice)
+        with torch.no_grad():
+            wave = torch.from_numpy(audio)[None].to(self.model.device)
+            prompt = self.model.mel_spec(wave).permute(0, 2, 1)  # 1 n mel
+            ids = tokenize([text], self.model.vocab_char_map).to(prompt.device)
+            frames = int(self.model.duration_head.frames(ids, prompt)[0])
+        return frames * HOP_LENGTH / SAMPLE_RATE
+
+    @staticmethod
+    def _prompt_audio(voice: Voice) -> np.ndarray:
+        """The reference voice at 24 kHz, at most MAX_PROMPT_S, at its own level."""
+        audio = media.resample(np.asarray(voice.audio, np.float32), voice.sample_rate, SAMPLE_RATE)
+        return audio[: int(MAX_PROMPT_S * SAMPLE_RATE)]
 
     def perform(self, line: Line, direction: Direction, voice: Voice, *, shot: Shot | None = None,
                 ref_text: str | None = None) -> Take:  # fmt: skip
@@ -110,7 +135,7 @@ class F5Actor:
         start = time.perf_counter()
         cfg = self.config
         # the prompt: the reference voice at 24 kHz, F5's loudness, at most 12 s
-        audio = media.resample(np.asarray(voice.audio, np.float32), voice.sample_rate, SAMPLE_RATE)[: int(MAX_PROMPT_S * SAMPLE_RATE)]
+        audio = self._prompt_audio(voice)
         rms = float(np.sqrt(np.mean(np.square(audio)))) if len(audio) else 0.0
         if 0 < rms < TARGET_RMS:
             audio = audio * (TARGET_RMS / rms)
@@ -124,8 +149,9 @@ class F5Actor:
         text = tokenize([ref_text + line.text], self.model.vocab_char_map)
         timings["prepare"] = time.perf_counter() - start
 
-        window = frames_for(direction.window.duration)
-        speech = max(1, min(window, int(round(window / direction.pace))))  # faster pace: speech ends early
+        # The speech fills the window: direction.pace is already in it (the director's target_window), and
+        # the DiT speaks the line at whatever rate its length asks for.
+        speech = window = frames_for(direction.window.duration)
         total = prompt + speech
         conditions, used = self.conditions(direction, shot.conclusion, total, prompt, shot.visual, shot.visual_fps)
         control = self.model.controlnet is not None

@@ -139,7 +139,10 @@ def load_model(name_or_path: str | Path, *, device: str | torch.device = "cpu", 
         raise CinedubError(f"{path.name} lacks {len(lacking)} DiT weights (e.g. {lacking[0]})")
     if model.controlnet is not None and not any(k.startswith("controlnet.blocks.") for k in state):
         model.controlnet.copy_from(model.transformer)  # a fresh branch over the loaded base
-    model.trained_parts = sorted({k.split(".")[0] for k in state})
+    # The parts that were trained: cinedub's trainer records them (a checkpoint also holds untrained heads);
+    # of any other checkpoint, the parts it has weights for.
+    trained = json.loads(metadata["trained"]) if "trained" in metadata else {k.split(".")[0] for k in state}
+    model.trained_parts = sorted(trained)
     vocab_path = Path(vocab) if vocab is not None else find_vocab(path)
     if "vocab" in metadata:
         model.vocab_char_map = json.loads(metadata["vocab"])

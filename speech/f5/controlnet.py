@@ -5,7 +5,8 @@ Conditions, per take:
 - the director's Conclusion: scene type, gender, age group, emotion (label ids, 0 = not given), intensity;
 - per-frame visual features brought to the mel frame rate: mouth activity and face-mesh features
   (`speech.actor.VISUAL_FEATURES`), plus a slot for a CLIP-like image embedding when a user has such an encoder;
-- the retrieved references: mean / std log-mel (an audio embedding) and their prosody.
+- the retrieved references: mean / std log-mel (an audio embedding) and their prosody, one vector
+  (`references.reference_condition`, computed the same way for the actor and for stage 2 of training).
 Video and conclusion (with the references) are separate conditions for multi-condition CFG; each can be
 dropped per batch row (`keep_video`, `keep_conclusion`).
 """
@@ -21,11 +22,6 @@ from torch import nn
 
 from .config import HOP_LENGTH, LABEL_TABLES, SAMPLE_RATE, ModelDims
 from .modules import DiTBlock
-
-# The reference prosody the ControlNet reads: keys of speech.measure.reference_prosody (what the library
-# stores per clip), each brought to roughly unit scale around a typical adult voice.
-PROSODY_KEYS = ("f0_mean_hz", "f0_range_semitones", "energy_db", "speaking_rate_sps")
-PROSODY_TYPICAL = {"f0_mean_hz": 150.0, "f0_range_semitones": 6.0, "energy_db": -25.0, "speaking_rate_sps": 4.0}
 
 
 @dataclass
@@ -65,25 +61,6 @@ def to_mel_rate(features: np.ndarray, fps: float, num_frames: int, *, start: flo
     src = np.arange(len(features)) / fps
     dst = start + np.arange(num_frames) * hop_length / sample_rate
     return np.stack([np.interp(dst, src, features[:, j]) for j in range(features.shape[1])], axis=1).astype(np.float32)
-
-
-def reference_features(mels: list[np.ndarray], prosody: list[dict[str, float]] | None = None,
-                       weights: list[float] | None = None, *, mel_dim: int = 100) -> np.ndarray:  # fmt: skip
-    """Retrieved references -> one (2 mel_dim + 4,) vector: weighted mean of each reference's log-mel mean and
-    std (an audio embedding) and its prosody (PROSODY_KEYS, scaled; a number not measured reads as typical),
-    as ModelDims.reference_dim."""
-    if not mels:
-        return np.zeros(2 * mel_dim + len(PROSODY_KEYS), np.float32)
-    weights = np.asarray(weights if weights is not None else [1.0] * len(mels), np.float64)
-    weights = weights / max(weights.sum(), 1e-8)
-    rows = []
-    for i, mel in enumerate(mels):  # mel: (n, mel_dim)
-        p = {**PROSODY_TYPICAL, **{k: v for k, v in ((prosody or [{}] * len(mels))[i] or {}).items() if v}}
-        typical = PROSODY_TYPICAL
-        pros = [np.log(p["f0_mean_hz"] / typical["f0_mean_hz"]), p["f0_range_semitones"] / typical["f0_range_semitones"] - 1.0,
-                (p["energy_db"] - typical["energy_db"]) / 10.0, p["speaking_rate_sps"] / typical["speaking_rate_sps"] - 1.0]  # fmt: skip
-        rows.append(np.concatenate([mel.mean(0), mel.std(0), np.asarray(pros)]))
-    return (np.stack(rows) * weights[:, None]).sum(0).astype(np.float32)
 
 
 class ConditionEncoder(nn.Module):

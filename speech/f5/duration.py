@@ -1,5 +1,8 @@
-"""The duration head: how many mel frames a text takes in a voice (used when no speaking window is given;
-with a window the frame count is the window's). Trained beside the flow with an MSE on log frames."""
+"""The duration head: how many mel frames a text takes in a voice. Trained in stage 1 beside the flow (an MSE
+on log frames, the prompt branch reading the utterance's own mel); once trained, the F5 actor's
+`natural_seconds` gives the director a line's natural length from it: the whole length of a line that no
+script, dialogue or lips time (free narration), and the length a given window is checked against. With a
+window the frame count is the window's."""
 
 from __future__ import annotations
 
