@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from cinedub.media import resample
+from cinedub.vad import speech_spans
 
 from .audio import (
     MEASURE_F0_METHOD,
@@ -62,6 +63,14 @@ def measure_prosody(audio: np.ndarray, sample_rate: int) -> dict[str, float]:
             f0_range_semitones=float(12.0 * np.log2(high / low)),
         )
     return {k: round(float(v), 4) for k, v in result.items()}
+
+
+def articulation_rate_sps(audio: np.ndarray, sample_rate: int, text: str) -> float:
+    """Syllables of `text` per second of speech, pauses left out (Silero VAD's spans: a rest of
+    100 ms or more is not speech). At a fixed window an angry reading articulates faster than a sad
+    one even though both fill it edge to edge; this is the rate that shows it."""
+    seconds = sum(end - start for start, end in speech_spans(audio, sample_rate))
+    return round(count_syllables(text) / seconds, 4) if seconds > 0 else 0.0
 
 
 def reference_prosody(audio: np.ndarray, sample_rate: int, text: str | None = None) -> dict[str, float]:

@@ -92,7 +92,6 @@ class ParametricActor:
         text = check_speakable(line.text)  # what the voice says (and what the report shows)
         blend = reference_blend(direction.references)
         lent: dict[str, tuple[float, float]] = {}  # measure -> (own, target): what the references changed
-        tempo = 1.0  # the references' factor on Piper's articulation rate
         if blend is not None and blend.speaking_rate_sps is not None:
             # The window imposes syllables / window; the references ask for their own rate. Blending the
             # emotion's articulation-rate factor toward theirs moves time between phones and pauses
@@ -100,7 +99,6 @@ class ParametricActor:
             imposed_sps = count_syllables(text) / window_s
             rate = blended_rate(targets.rate, blend.speaking_rate_sps / imposed_sps)
             lent["speaking_rate_sps"] = (imposed_sps * targets.rate, imposed_sps * rate)
-            tempo = rate / targets.rate
             targets = replace(targets, rate=rate)
         reference: VoiceProfile | None = None
         match: TimbreMatch | None = None
@@ -111,13 +109,12 @@ class ParametricActor:
             match = match_timbre(own, reference)
             lap("voice_profile")
 
-        # 1. Synthesis: Piper reads at the tempo that brings its natural duration near the window,
-        # articulating `rate` faster (pauses then take up the difference in the warp).
-        # NB `rate` cancels out of window / natural(rate) / rate (reported; left as it was so takes without
-        # references stay the same): only the references' `tempo` changes Piper's reading here.
-        rate = targets.rate * direction.pace
-        natural_s = estimate_speech_seconds(text, pace=rate)
-        length_scale = float(np.clip(window_s / max(natural_s, 1e-3) / rate / tempo, *LENGTH_SCALE_LIMITS))
+        # 1. Synthesis: Piper reads at the tempo that brings its natural duration to the window (the
+        # director's pace is already in the window), articulating the emotion's `rate` faster; the warp
+        # below keeps that articulation and gives the difference to the pauses.
+        natural_s = estimate_speech_seconds(text)
+        neutral_scale = float(np.clip(window_s / max(natural_s, 1e-3), *LENGTH_SCALE_LIMITS))
+        length_scale = float(np.clip(neutral_scale / targets.rate, *LENGTH_SCALE_LIMITS))
         spoken = speak(text, length_scale=length_scale)
         lap("synthesis")
 
@@ -133,8 +130,10 @@ class ParametricActor:
         speech_samples = max(num_samples, int(np.ceil(natural_reading_s / MAX_SQUEEZE * SAMPLE_RATE)))
         speed_limited = speech_samples > num_samples
 
-        # 3. Transform: warp to the window, then pitch, spectrum (timbre, effort) on the output frames.
-        features = fit_duration(features, len(speech), speech_samples, self.pause_elasticity)
+        # 3. Transform: warp to the window (the emotion's articulation kept, the pauses taking the rest), then
+        # pitch, spectrum (timbre, effort) on the output frames.
+        articulation = neutral_scale / length_scale  # how much faster than its neutral reading Piper read
+        features = fit_duration(features, len(speech), speech_samples, self.pause_elasticity, articulation)
         voiced = features.f0[features.f0 > 0]
         source_hz = float(np.median(voiced)) if len(voiced) else 100.0
         target_hz = reference.f0_median_hz if reference is not None and reference.f0_median_hz > 0 else source_hz
@@ -184,6 +183,8 @@ class ParametricActor:
             "seed": direction.seed,
             "prosody": targets.to_dict(),
             "piper": {"length_scale": round(length_scale, 4), "noise_scale": NOISE_SCALE, "noise_w": NOISE_W_SCALE},
+            # how many times faster than its neutral reading the line was articulated (the pauses took the rest)
+            "articulation": round(articulation, 4),
             "natural_speech_s": round(len(speech) / SAMPLE_RATE, 4),
             "window_s": round(window_s, 4),
             "time_stretch": round(speech_samples / max(len(speech), 1), 4),

@@ -25,6 +25,9 @@ FFT_SIZE = 1024  # CheapTrick's size at 22.05 kHz for F0 >= 71 Hz: 513 bins, ~21
 # this many times more than phones, so a long window doesn't drawl and a short one doesn't garble.
 PAUSE_ELASTICITY = 3.0
 MIN_FRAME_SCALE = (0.45, 0.2)  # (speech, pause): the shortest a source frame may become in the output
+# A reading articulated faster than its neutral one (an emotion's rate) keeps its articulation: the pauses
+# take the rest of the window, up to this many times their length; past it the speech takes the remainder.
+MAX_PAUSE_SCALE = 4.0
 PAUSE_BELOW_DB = 30.0  # a frame is pause when its envelope energy is this far below the loud frames
 
 
@@ -190,25 +193,13 @@ def pause_mask(features: WorldFeatures) -> np.ndarray:
     return energy < np.percentile(energy, 95) - PAUSE_BELOW_DB
 
 
-def warp_positions(
-    source_span: float, output_span: float, num_output_frames: int, pauses: np.ndarray, pause_elasticity: float
-) -> np.ndarray:
-    """Fractional source frame index for each output frame, (num_output_frames,).
-
-    Spans are in frames (samples / hop) from the first frame to the last sample. Each source frame k,
-    covering [k - 0.5, k + 0.5] of source time, is scaled by d_k = max(floor_k, 1 + c * e_k) with
-    elasticity e_k = 1 for speech and `pause_elasticity` for pauses, and c solved so the scaled widths
-    add up to `output_span`. The map output time -> source time is piecewise linear with 0 -> 0 and
-    output_span -> source_span, so the first and last sound land on the first and last output samples.
-    """
-    n = int(np.ceil(source_span)) + 1
-    source_edges = np.clip(np.concatenate([[0.0], np.arange(n) + 0.5]), 0.0, source_span)
-    widths = np.diff(source_edges)  # (n,)
-    pauses = np.resize(pauses, n) if len(pauses) < n else pauses[:n]
+def _elastic_scales(widths: np.ndarray, pauses: np.ndarray, output_span: float, pause_elasticity: float) -> np.ndarray:
+    """Each frame's scale d_k = max(floor_k, 1 + c * e_k), c solved so the scaled widths add up to
+    `output_span` (see warp_positions)."""
     elasticity = np.where(pauses, pause_elasticity, 1.0)
     floor = np.where(pauses, MIN_FRAME_SCALE[1], MIN_FRAME_SCALE[0])
     free = widths > 0
-    scale = np.ones(n)
+    scale = np.ones(len(widths))
     for _ in range(8):  # re-solve on the frames not pinned at their floor
         pinned = (floor * widths)[~free].sum()
         c = (output_span - pinned - widths[free].sum()) / max((elasticity * widths)[free].sum(), 1e-9)
@@ -217,6 +208,36 @@ def warp_positions(
         if not below.any():
             break
         free &= ~below
+    return scale
+
+
+def warp_positions(
+    source_span: float, output_span: float, num_output_frames: int, pauses: np.ndarray, pause_elasticity: float,
+    articulation: float = 1.0,
+) -> np.ndarray:
+    """Fractional source frame index for each output frame, (num_output_frames,).
+
+    Spans are in frames (samples / hop) from the first frame to the last sample. Each source frame k,
+    covering [k - 0.5, k + 0.5] of source time, is scaled by d_k = max(floor_k, 1 + c * e_k) with
+    elasticity e_k = 1 for speech and `pause_elasticity` for pauses, and c solved so the scaled widths
+    add up to `output_span`. The map output time -> source time is piecewise linear with 0 -> 0 and
+    output_span -> source_span, so the first and last sound land on the first and last output samples.
+
+    articulation: how many times faster than its neutral reading the source was read (an emotion's
+    rate). Its speech frames get the scales the neutral reading's would (so the output articulates that
+    much faster), and the pauses take the rest of the span, within [MIN_FRAME_SCALE's pause floor,
+    MAX_PAUSE_SCALE]; what they cannot take goes back to the speech.
+    """
+    n = int(np.ceil(source_span)) + 1
+    source_edges = np.clip(np.concatenate([[0.0], np.arange(n) + 0.5]), 0.0, source_span)
+    widths = np.diff(source_edges)  # (n,)
+    pauses = np.resize(pauses, n) if len(pauses) < n else pauses[:n]
+    scale = _elastic_scales(widths * articulation, pauses, output_span, pause_elasticity)
+    pause_width = widths[pauses].sum()
+    if articulation != 1.0 and pause_width > 0 and (~pauses).any():
+        speech_out = (scale * widths)[~pauses].sum()
+        pause_scale = float(np.clip((output_span - speech_out) / pause_width, MIN_FRAME_SCALE[1], MAX_PAUSE_SCALE))
+        scale = np.where(pauses, pause_scale, scale * (output_span - pause_scale * pause_width) / speech_out)
     output_edges = np.concatenate([[0.0], np.cumsum(np.maximum(scale, 1e-6) * widths)])
     output_edges *= output_span / max(output_edges[-1], 1e-9)  # exact even if floors could not all hold
     return np.interp(np.arange(num_output_frames, dtype=np.float64), output_edges, source_edges)
@@ -240,9 +261,11 @@ def resample_frames(features: WorldFeatures, positions: np.ndarray) -> WorldFeat
 
 
 def fit_duration(
-    features: WorldFeatures, source_samples: int, num_samples: int, pause_elasticity: float = PAUSE_ELASTICITY
+    features: WorldFeatures, source_samples: int, num_samples: int, pause_elasticity: float = PAUSE_ELASTICITY,
+    articulation: float = 1.0,
 ) -> WorldFeatures:
-    """Time-warp the frames so they resynthesise `num_samples` long with the speech edge to edge.
+    """Time-warp the frames so they resynthesise `num_samples` long with the speech edge to edge (a
+    reading `articulation` times faster than its neutral one keeps that rate; see warp_positions).
 
     Output frame j sits at sample j * hop; the source's last sample maps to the output's last sample,
     so the spans are the exact sample spans in (fractional) frames, not frame counts.
@@ -254,5 +277,6 @@ def fit_duration(
         num_output_frames=frames_for(num_samples, features.sample_rate, features.frame_period_ms),
         pauses=pause_mask(features),
         pause_elasticity=pause_elasticity,
+        articulation=articulation,
     )
     return resample_frames(features, positions)

@@ -27,6 +27,7 @@ from cinedub.speech import (
 )
 from cinedub.speech.audio import SAMPLE_RATE
 from cinedub.speech.frontend import MAX_SQUEEZE
+from cinedub.speech.measure import articulation_rate_sps
 from cinedub.speech.voice import VOICE_EXCERPT_S, VOICE_SEARCH_S
 from cinedub.speech.piper_voice import speak
 
@@ -240,6 +241,24 @@ def _measure(actor, voice, **changes) -> dict[str, float]:
 def test_angry_above_neutral_above_sad(plain_actor, librivox, key):
     angry, neutral, sad = (_measure(plain_actor, librivox, emotion=e, intensity=0.7) for e in ("angry", "neutral", "sad"))
     assert angry[key] > neutral[key] > sad[key]
+
+
+@pytest.mark.parametrize("text", ["Get out of my car, I will not say it again.",
+                                  "Listen to me, we drive back tonight, and nobody follows us."])
+def test_angry_articulates_faster_than_neutral_than_sad(actor, librivox, text):
+    """At equal windows (the line's natural length) every take fills its window, yet an angry one is
+    articulated faster and a sad one slower: the pauses take the difference. Measured here (syllables per
+    second of Silero speech, intensity 0.8): 5.70 / 5.53 / 5.00 and 5.35 / 5.18 / 4.73. A line with no
+    pause to give the time to keeps the window's own rate."""
+    window = estimate_speech_seconds(text)
+    takes = {e: actor.perform(Line(text=text), direction(window, emotion=e, intensity=0.8), librivox)
+             for e in ("angry", "neutral", "sad")}  # fmt: skip
+    rates = {e: articulation_rate_sps(t.audio, t.sample_rate, text) for e, t in takes.items()}
+    assert rates["angry"] > rates["neutral"] > rates["sad"], rates
+    for take in takes.values():  # edge to edge in the window, and the report says what was applied
+        assert measure_prosody(take.audio, take.sample_rate)["speech_duration"] == pytest.approx(window, abs=0.1)
+    applied = {e: t.applied["articulation"] for e, t in takes.items()}
+    assert applied["angry"] > applied["neutral"] == 1.0 > applied["sad"], applied
 
 
 def test_intensity_moves_prosody_monotonically(actor, librivox):

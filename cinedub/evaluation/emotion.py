@@ -4,7 +4,8 @@ No speech-emotion-recognition model ships its weights in a package, so EMO-ACC /
 computed offline. Instead cinedub reports the prosody that carries emotion in speech (F0 level and
 range, energy, rate; measured with the actor's own `speech.measure.measure_prosody`) and, when a neutral
 take of the same line exists, the change against it: an angry take should be higher, wider, louder and
-faster than the neutral one, a sad take lower, narrower, softer and slower.
+faster (in articulation: at a window fixed by the lips the pauses take the difference) than the
+neutral one, a sad take lower, narrower, softer and slower.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ import numpy as np
 
 from cinedub.asr import normalize
 from cinedub.errors import CinedubError
-from cinedub.speech.measure import measure_prosody
+from cinedub.speech.measure import articulation_rate_sps, measure_prosody
 
 
 def prosody(audio: np.ndarray, sample_rate: int, line: str) -> dict[str, float]:
-    """F0 mean (Hz), F0 range (semitones), active-speech energy (dBFS) and rate (words per second)."""
+    """F0 mean (Hz), F0 range (semitones), active-speech energy (dBFS), rate (words per second of the
+    speech span) and articulation rate (syllables per second of speech, pauses left out)."""
     p = measure_prosody(audio, sample_rate)
     if p["speech_duration"] <= 0:
         raise CinedubError("no speech found for the prosody measures")
@@ -30,6 +32,7 @@ def prosody(audio: np.ndarray, sample_rate: int, line: str) -> dict[str, float]:
         "f0_range_st": round(p["f0_range_semitones"], 3),
         "energy_db": round(p["energy_db"], 2),
         "rate_wps": round(words / p["speech_duration"], 3),
+        "articulation_sps": round(articulation_rate_sps(audio, sample_rate, line), 3),
     }
 
 
@@ -44,4 +47,6 @@ def against_neutral(take: dict[str, float], neutral: dict[str, float]) -> dict[s
         "f0_range_delta_st": round(take["f0_range_st"] - neutral["f0_range_st"], 3),
         "energy_delta_db": round(take["energy_db"] - neutral["energy_db"], 2),
         "rate_ratio": round(take["rate_wps"] / neutral["rate_wps"], 4) if neutral["rate_wps"] > 0 else None,
+        "articulation_ratio": (round(take["articulation_sps"] / neutral["articulation_sps"], 4)
+                               if neutral.get("articulation_sps") else None),  # fmt: skip
     }

@@ -62,10 +62,13 @@ METRICS: tuple[Metric, ...] = (
     Metric("f0_range_st", "F0 range", "st", _MEASURE + "; 5th-95th percentile", "-", _PROSODY),
     Metric("energy_db", "energy", "dBFS", _MEASURE + "; active-speech RMS", "-", _PROSODY),
     Metric("rate_wps", "rate", "words/s", EMO_PROTOCOL + "; words of the line / speech span", "-", _PROSODY),
+    Metric("articulation_sps", "articulation rate", "syll/s",
+           EMO_PROTOCOL + "; syllables of the line / Silero VAD speech seconds (pauses left out)", "-", _PROSODY),
     Metric("f0_shift_st", "F0 vs neutral", "st", EMO_PROTOCOL + "; 12 log2 of the F0 medians' ratio", "-", _PROSODY),
     Metric("f0_range_delta_st", "F0 range vs neutral", "st", EMO_PROTOCOL, "-", _PROSODY),
     Metric("energy_delta_db", "energy vs neutral", "dB", EMO_PROTOCOL, "-", _PROSODY),
     Metric("rate_ratio", "rate vs neutral", "x", EMO_PROTOCOL, "-", _PROSODY),
+    Metric("articulation_ratio", "articulation vs neutral", "x", EMO_PROTOCOL, "-", _PROSODY),
 )  # fmt: skip
 METRIC = {m.key: m for m in METRICS}
 SCENE_PROTOCOL = "exact match of the scene type (A dialogue, B monologue, C narration); Ave.Acc, Ave.Recall x100"

@@ -14,8 +14,8 @@ from cinedub.files import atomic_path, write_json
 from cinedub.labels import SCENE_LETTER
 from cinedub.metrics import scene_type_metrics
 
-EMOTION_KEYS = ("f0_shift_st", "f0_range_delta_st", "energy_delta_db", "rate_ratio",
-                "f0_mean_hz", "f0_range_st", "energy_db", "rate_wps")  # fmt: skip
+EMOTION_KEYS = ("f0_shift_st", "f0_range_delta_st", "energy_delta_db", "rate_ratio", "articulation_ratio",
+                "f0_mean_hz", "f0_range_st", "energy_db", "rate_wps", "articulation_sps")  # fmt: skip
 
 
 def _stats(values: list[float]) -> dict[str, float | int]:
