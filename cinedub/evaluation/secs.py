@@ -6,25 +6,11 @@ ships its weights in a package, so cinedub reports its cosine x100 (protocols.SP
 
 from __future__ import annotations
 
-import functools
-import threading
-
 import numpy as np
 
 from cinedub import media
 from cinedub.errors import CinedubError
-
-ENCODER_SAMPLE_RATE = 16_000  # resemblyzer's hparams.sampling_rate
-_LOCK = threading.Lock()  # one forward pass at a time when rows run in threads
-
-
-@functools.cache
-def _encoder():
-    try:
-        from resemblyzer import VoiceEncoder
-    except ImportError:
-        raise CinedubError("speaker similarity needs the eval extra: pip install 'cinedub[eval]'") from None
-    return VoiceEncoder("cpu", verbose=False)
+from cinedub.speaker_encoder import ENCODER_LOCK, ENCODER_SAMPLE_RATE, encoder
 
 
 def speaker_embedding(audio: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -36,8 +22,8 @@ def speaker_embedding(audio: np.ndarray, sample_rate: int) -> np.ndarray:
                          source_sr=ENCODER_SAMPLE_RATE)  # fmt: skip
     if len(wav) < ENCODER_SAMPLE_RATE // 4:
         raise CinedubError("too little speech for a speaker embedding (under 0.25 s after trimming silence)")
-    with _LOCK:
-        return _encoder().embed_utterance(wav)
+    with ENCODER_LOCK:
+        return encoder().embed_utterance(wav)
 
 
 def secs(generated: np.ndarray, reference: np.ndarray, sample_rate: int,
