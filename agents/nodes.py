@@ -13,16 +13,18 @@ from langgraph.types import interrupt
 
 from cinedub import assembly, media
 from cinedub.agents.context import DirectorContext
-from cinedub.agents.notes import NoteResult, interpret_note, interpret_note_with_model
+from cinedub.agents.notes import ModelNoteReader, interpret_note
 from cinedub.agents.perception.cache import perceive_cached
 from cinedub.agents.state import DirectorState, json_native
 from cinedub.agents.plan import NoteReader, apply_note, first_plan, state_plan
+from cinedub.agents.prompts import scene_line
 from cinedub.agents.phrasing import Phrase, phrase, stretched
 from cinedub.agents.windows import base_windows, target_window
 from cinedub.speech.actor import Actor, Shot
 from cinedub.speech.frontend import estimate_speech_seconds
+from cinedub.script import cast_member
 from cinedub.speech.voice import load_voice
-from cinedub.types import Conclusion, Direction, Line, LineRendering, TakeRecord, Voice, Window
+from cinedub.types import CastMember, Conclusion, Direction, Line, LineRendering, Plan, TakeRecord, Voice, Window
 
 
 def watch(state: DirectorState, runtime: Runtime[DirectorContext]) -> dict[str, Any]:
@@ -67,15 +69,33 @@ def retrieve(state: DirectorState, runtime: Runtime[DirectorContext]) -> dict[st
     return {"references": [r.model_dump(mode="json") for r in references], "timings": {"retrieve": time.perf_counter() - start}}
 
 
-def natural_seconds(actor: Actor, lines: list[Line], voice: str) -> list[float]:
-    """How long each line takes spoken naturally: the actor's own measure in the voice when it has one (the
-    F5 actor's trained duration head: `natural_seconds(text, voice)`, None without one), else the estimate
-    from the text. A line with no window from the script or the picture (free narration) gets this length."""
+def natural_seconds(actor: Actor, lines: list[Line], voices: list[str]) -> list[float]:
+    """How long each line takes spoken naturally: the actor's own measure in the line's voice when it has
+    one (the F5 actor's trained duration head: `natural_seconds(text, voice)`, None without one), else the
+    estimate from the text. A line with no window from the script or the picture (free narration) gets
+    this length."""
     measure = getattr(actor, "natural_seconds", None)
     if measure is None:
         return [estimate_speech_seconds(line.text) for line in lines]
-    reference = load_voice(voice)
-    return [measure(line.text, reference) or estimate_speech_seconds(line.text) for line in lines]
+    references = {voice: load_voice(voice) for voice in dict.fromkeys(voices)}
+    return [measure(line.text, references[voice]) or estimate_speech_seconds(line.text)
+            for line, voice in zip(lines, voices, strict=True)]  # fmt: skip
+
+
+def line_voice(line: Line, cast: dict[str, CastMember], default: str) -> str:
+    """The recording a line is spoken in: its character's from the cast, else the default voice."""
+    member = cast_member(cast, line.speaker)
+    return member.voice if member is not None else default
+
+
+def _own_direction(line: Line, voice: str) -> dict[str, Any]:
+    """What of a line's direction is its own: who says it, in which voice, and what the script asks."""
+    own: dict[str, Any] = {"speaker": line.speaker, "voice": voice}
+    if line.emotion is not None:
+        own["emotion"] = line.emotion
+    if line.intensity is not None:
+        own["intensity"] = line.intensity
+    return own
 
 
 def direct(state: DirectorState, runtime: Runtime[DirectorContext]) -> dict[str, Any]:
@@ -84,7 +104,8 @@ def direct(state: DirectorState, runtime: Runtime[DirectorContext]) -> dict[str,
     perception, conclusion, lines, overrides = state.perception, state.conclusion, state.lines, state.overrides
     scene = state.scene_sound
     dialogue = scene.speech if scene is not None and scene.has_dialogue else None
-    natural = natural_seconds(runtime.context.actor, lines, state.voice)
+    voices = [line_voice(line, state.cast, state.voice) for line in lines]
+    natural = natural_seconds(runtime.context.actor, lines, voices)
     windows = base_windows(perception, lines, natural, dialogue)
     direction = Direction(
         emotion=overrides.emotion or conclusion.emotion or "neutral",
@@ -93,13 +114,15 @@ def direct(state: DirectorState, runtime: Runtime[DirectorContext]) -> dict[str,
         voice=state.voice,
         references=state.references,
     )
-    plan = first_plan(direction, windows)
+    plan = first_plan(direction, windows, [_own_direction(line, voice) for line, voice in zip(lines, voices)])
     messages = [
         f"{conclusion.scene_type.capitalize()}: {conclusion.num_people} on screen, {conclusion.num_speaking} speaking. "
         f"Directing {direction.emotion} at intensity {direction.intensity:.2f} into {windows[0].start:.2f}-{windows[0].end:.2f} s."
     ]
-    if state.first_note:
-        result = apply_note(plan, state.first_note, [], _note_reader(runtime, conclusion))
+    # the script's notes to single lines, then the note given with the first take
+    notes = [f"line {n}: {line.note}" for n, line in enumerate(lines, 1) if line.note]
+    for note in [*notes, *([state.first_note] if state.first_note else [])]:
+        result = apply_note(plan, note, [], _note_reader(runtime, conclusion, lines, plan))
         plan = result.plan
         messages.append(result.message)
     return {
@@ -223,9 +246,12 @@ def export(state: DirectorState) -> dict[str, Any]:
     """Write the take's dub, direction.json and report.json; dub.mp4 is always the latest take."""
     takes = state.takes
     voice = {"path": state.voice, "from": "the clip's own dialogue" if state.voice_from_clip else "given"}
-    director = json_native({"voice": voice, "reasoner": state.reasoner, "reasoner_notes": state.reasoner_notes,
-                            "cot": state.cot, "conclusion": state.conclusion,
-                            "references": state.references})  # fmt: skip
+    cast = {name: {"voice": member.voice, "notes": member.notes} for name, member in state.cast.items()}
+    spoken = [{"line": r.line, "text": r.text, "speaker": r.direction.speaker, "voice": r.direction.voice}
+              for r in takes[-1].lines]  # fmt: skip
+    director = json_native({"voice": voice, "cast": cast, "lines": spoken, "reasoner": state.reasoner,
+                            "reasoner_notes": state.reasoner_notes, "cot": state.cot,
+                            "conclusion": state.conclusion, "references": state.references})  # fmt: skip
     dub = assembly.export_take(state.out_dir, state.clip, takes[-1], takes, director=director,
                                perception=json_native(state.perception), stage_timings=state.timings,
                                auto_retakes=state.auto_retakes)  # fmt: skip
@@ -238,25 +264,24 @@ def wait_for_note(state: DirectorState) -> dict[str, Any]:
     return {"note": str(note)}
 
 
-def _read_note(runtime: Runtime[DirectorContext], note: str, direction: Direction, conclusion: dict | None,
-               history: list[Direction]) -> NoteResult:  # fmt: skip
-    """A VLM director (the context has a chat model) reads the note itself; the rule interpreter otherwise."""
-    if runtime.context.model is not None:
-        return interpret_note_with_model(runtime.context.model, note, direction, conclusion, history)
-    return interpret_note(note, direction, history)
-
-
-def _note_reader(runtime: Runtime[DirectorContext], conclusion: Conclusion | None) -> NoteReader:
-    """How the director reads a note about one direction (see _read_note)."""
+def _note_reader(runtime: Runtime[DirectorContext], conclusion: Conclusion | None, lines: list[Line],
+                 plan: Plan) -> NoteReader:  # fmt: skip
+    """How the director reads a note: a VLM director (the context has a chat model) reads it itself, shown
+    the scene's lines (so it can tell whom the note is for); the rule interpreter otherwise."""
+    if runtime.context.model is None:
+        return interpret_note
+    scene = [scene_line(n, line.text, direction.model_dump(mode="json"))
+             for n, (line, direction) in enumerate(zip(lines, plan.lines, strict=True), 1)]  # fmt: skip
     dump = conclusion.model_dump(mode="json") if conclusion is not None else None
-    return lambda note, direction, history: _read_note(runtime, note, direction, dump, history)
+    return ModelNoteReader(runtime.context.model, dump, scene)
 
 
 def interpret(state: DirectorState, runtime: Runtime[DirectorContext]) -> dict[str, Any]:
     """Turn the note into plan changes (the lines it names, or all), and say what changed (or what was not
     understood)."""
-    reader = _note_reader(runtime, state.conclusion)
-    result = apply_note(state_plan(state), state.note or "", state.takes, reader)
+    plan = state_plan(state)
+    reader = _note_reader(runtime, state.conclusion, state.lines, plan)
+    result = apply_note(plan, state.note or "", state.takes, reader)
     update: dict[str, Any] = {"messages": [result.message],
                               "verdict": "retake" if result.retake else "unclear"}  # fmt: skip
     if result.retake:

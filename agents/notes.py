@@ -54,6 +54,15 @@ SOFTER_WORDS = ("softer", "quieter", "soft", "quiet", "whisper", "hushed")
 NEGATIONS = ("not", "no", "isn't", "don't", "never", "instead of", "rather than")
 RETAKE_WORDS = ("again", "once more", "one more", "retake", "another take", "another", "try again", "go again")
 
+# Every word the rule interpreter reads (an address "Again: ..." is a note, not a character's name).
+NOTE_WORDS: frozenset[str] = frozenset(
+    word
+    for phrase in (*CALMER_WORDS, *MORE_WORDS, *LESS_WORDS, *FASTER_WORDS, *SLOWER_WORDS, *HIGHER_WORDS,
+                   *LOWER_WORDS, *LOUDER_WORDS, *SOFTER_WORDS, *NEGATIONS, *RETAKE_WORDS, *AMOUNTS, *EMOTION_WORDS,
+                   "line", "lines", "take", "like", "please", "ok", "okay", "good", "great", "now")  # fmt: skip
+    for word in phrase.split()
+)
+
 _ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "last": -1, "previous": -1}
 _LIKE_TAKE = re.compile(r"\blike (?:the )?(?:(first|second|third|fourth|fifth|last|previous) take|take (\d+))\b")
 _CLAUSE_SPLIT = re.compile(r"[,;.!?]+|\bbut\b|\band\b|\bthen\b")
@@ -277,6 +286,7 @@ class NoteChanges(BaseModel):
     like_take: int | None = Field(default=None, ge=1)
     reference: int | None = Field(default=None, ge=0)
     retake: bool | None = None
+    lines: list[int] | None = None  # the lines (1-based) the note is for; None or empty: every line
     explanation: str = ""
 
 
@@ -318,34 +328,72 @@ def apply_note_changes(changes: NoteChanges, direction: Direction,
     return current, problems
 
 
+class ModelNoteReader:
+    """The model reads a note (structured output: prompts.note_changes_schema) into Direction changes; it
+    is asked once per note, and its changes apply to each direction the note is for.
+
+    `model` is a `ChatModel` (agents/vlm.py). `scene`: the scene's lines as the model is shown them
+    ("2. Anna: "..." (angry 0.60, pace 1.00)"); with more than one, the model also says which lines the
+    note is for (`locate`). An unreadable or invalid answer, or a model that cannot answer, falls back to
+    the rule interpreter, and the result's message says so.
+    """
+
+    def __init__(self, model, conclusion: dict | None = None, scene: list[str] | None = None) -> None:
+        self.model, self.conclusion, self.scene = model, conclusion, list(scene or [])
+        self._readings: dict[str, tuple[str, NoteChanges | None, str | None]] = {}
+
+    def _reading(self, note: str, direction: Direction, takes: list[Direction],
+                 asked: str | None = None) -> tuple[str, NoteChanges | None, str | None]:  # fmt: skip
+        """(the answer, its changes or None, why they are unusable) for `note`, asked once; the model is
+        shown `asked` (the whole note, its address included) when given."""
+        from cinedub.agents.vlm import ModelUnavailable, VisionPrompt
+        from cinedub.agents.vlm_reasoner import default_max_new_tokens
+
+        if note not in self._readings:
+            question = note_question(asked or note, direction.model_dump(mode="json"), self.conclusion, len(takes),
+                                     len(direction.references), scene=self.scene)  # fmt: skip
+            prompt = VisionPrompt(system=NOTE_SYSTEM, question=question,
+                                  json_schema=note_changes_schema(len(takes), len(self.scene)))  # fmt: skip
+            try:
+                answer = self.model.generate(prompt, max_new_tokens=min(NOTE_MAX_NEW_TOKENS, default_max_new_tokens()))
+                changes, error = read_note_answer(answer)
+            except ModelUnavailable as err:
+                answer, changes, error = "", None, f"model unavailable: {err}"
+            self._readings[note] = (answer, changes, error)
+        return self._readings[note]
+
+    def locate(self, note: str, text: str, direction: Direction, takes: list[Direction]) -> list[int] | None:
+        """The model reads the whole `note` (its address included; `text`: the note without the address
+        the rules found, which the reading is kept under) and says which lines (1-based) it is for; None:
+        every line, or no usable answer."""
+        _, changes, _ = self._reading(text, direction, takes, asked=note)
+        return sorted(set(changes.lines)) if changes is not None and changes.lines else None
+
+    def __call__(self, note: str, direction: Direction, take_directions: list[Direction]) -> NoteResult:
+        takes = list(take_directions)
+        answer, changes, error = self._reading(note, direction, takes)
+        if changes is None:
+            return _read_by_rules(note, direction, takes, answer, error)
+        return _model_result(changes, direction, takes, self.model.name)
+
+
 def interpret_note_with_model(model, note: str, direction: Direction, conclusion: dict | None = None,
                               take_directions: list[Direction] | None = None) -> NoteResult:  # fmt: skip
-    """The model reads `note` (structured output: prompts.note_changes_schema) into Direction changes.
+    """The model reads `note` about one direction (see ModelNoteReader)."""
+    return ModelNoteReader(model, conclusion)(note, direction, list(take_directions or []))
 
-    `model` is a `ChatModel` (agents/vlm.py). An unreadable or invalid answer, or a model that cannot
-    answer, falls back to the rule interpreter, and the result's message says so.
-    """
-    from cinedub.agents.vlm import ModelUnavailable, VisionPrompt
-    from cinedub.agents.vlm_reasoner import default_max_new_tokens
 
-    takes = list(take_directions or [])
-    question = note_question(note, direction.model_dump(mode="json"), conclusion, len(takes), len(direction.references))
-    prompt = VisionPrompt(
-        system=NOTE_SYSTEM,
-        question=question,
-        json_schema=note_changes_schema(len(takes)),
-    )
-    try:
-        answer = model.generate(prompt, max_new_tokens=min(NOTE_MAX_NEW_TOKENS, default_max_new_tokens()))
-        changes, error = read_note_answer(answer)
-    except ModelUnavailable as err:
-        answer, changes, error = "", None, f"model unavailable: {err}"
-    if changes is None:
-        result = interpret_note(note, direction, takes)
-        quoted = " ".join(answer.split())[:QUOTE_CHARS]
-        why = f"{error}: {quoted!r}" if answer else error
-        result.explanation = f"The model's reading of the note was unusable ({why}); the rule interpreter read it"
-        return result
+def _read_by_rules(note: str, direction: Direction, takes: list[Direction], answer: str, error: str | None) -> NoteResult:
+    """The rule interpreter's reading, saying why the model's was not used."""
+    result = interpret_note(note, direction, takes)
+    quoted = " ".join(answer.split())[:QUOTE_CHARS]
+    why = f"{error}: {quoted!r}" if answer else error
+    result.explanation = f"The model's reading of the note was unusable ({why}); the rule interpreter read it"
+    return result
+
+
+def _model_result(changes: NoteChanges, direction: Direction, takes: list[Direction], interpreter: str) -> NoteResult:
+    """The model's changes applied to `direction`, said in words."""
     current, problems = apply_note_changes(changes, direction, takes)
     described = [_describe(name, old, new) for name, (old, new) in current.changed(direction).items()
                  if name != "references"]  # fmt: skip
@@ -355,4 +403,4 @@ def interpret_note_with_model(model, note: str, direction: Direction, conclusion
     if retake and not described:
         current.seed = direction.seed + 1  # same direction, a new performance
     return NoteResult(direction=current, changes=described, not_understood=problems, retake=retake,
-                      explanation=changes.explanation.strip(), interpreter=model.name)  # fmt: skip
+                      explanation=changes.explanation.strip(), interpreter=interpreter)  # fmt: skip

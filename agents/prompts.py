@@ -176,8 +176,9 @@ PITCH_RANGE = DIRECTION_BOUNDS["pitch_shift"]  # semitones
 LOUDNESS_RANGE = DIRECTION_BOUNDS["loudness"]  # dB
 
 
-def note_changes_schema(num_takes: int = 0) -> dict:
-    """JSON schema of a note's changes: every field optional but `explanation`."""
+def note_changes_schema(num_takes: int = 0, num_lines: int = 0) -> dict:
+    """JSON schema of a note's changes: every field optional but `explanation`; with several lines,
+    `lines` says which the note is for."""
     properties = {
         "emotion": {"type": "string", "enum": list(EMOTIONS)},
         "intensity": {"type": "number", "minimum": INTENSITY_RANGE[0], "maximum": INTENSITY_RANGE[1]},
@@ -190,22 +191,39 @@ def note_changes_schema(num_takes: int = 0) -> dict:
         "retake": {"type": "boolean"},
         "explanation": {"type": "string"},
     }
+    if num_lines > 1:
+        properties["lines"] = {"type": "array", "items": {"type": "integer", "minimum": 1, "maximum": num_lines}}
     return {"type": "object", "properties": properties, "required": ["explanation"], "additionalProperties": False}
 
 
-def note_question(note: str, direction: dict, conclusion: dict | None, num_takes: int, num_references: int) -> str:
-    """The user turn for a note: the current direction, what the director concluded, the note, the format."""
+def scene_line(number: int, text: str, direction: dict) -> str:
+    """A line of the scene as a note's reader is shown it: number, speaker, words, how it is directed."""
+    who = direction.get("speaker") or "(no speaker named)"
+    return (f'{number}. {who}: "{text}" ({direction["emotion"]} {direction["intensity"]:.2f}, '
+            f'pace {direction["pace"]:.2f})')  # fmt: skip
+
+
+def note_question(note: str, direction: dict, conclusion: dict | None, num_takes: int, num_references: int,
+                  scene: list[str] | None = None) -> str:  # fmt: skip
+    """The user turn for a note: the current direction, what the director concluded, the scene's lines
+    (`scene_line`) when it has several, the note, the format."""
     current = {k: direction[k] for k in ("emotion", "intensity", "pace", "pitch_shift", "loudness")}
+    several = scene is not None and len(scene) > 1
     parts = [
         f"Current direction: {current}.",
         f"The director concluded: {conclusion}." if conclusion else "",
+        ("The scene's lines:\n" + "\n".join(scene) + "\nA note may be for one line (\"line 3: angrier\", "
+         "\"3: slower\"), for one character (\"Anna: softer\", \"make Ben calmer\") or for everyone. Set lines "
+         "to the numbers of the lines it is for (all of a character's lines); leave lines out when it is for "
+         "everyone.") if several else "",
         f"There are {num_takes} takes so far; {num_references} reference clips (index from 0).",
         f'The note: "{note}"',
         "Fields you may set: emotion (one of the labels), intensity (0-1, absolute) or intensity_delta "
         "(e.g. -0.2 for 'a little less'), pace (speaking-rate factor, 1.0 normal, 1.15 a bit faster), "
         "pitch_shift (semitones), loudness (dB), like_take (copy a take's delivery, from 1), reference "
-        "(index of the reference clip to follow), retake (true when the note asks for a new take), and "
-        "explanation (one sentence: what you changed and why).",
+        "(index of the reference clip to follow), retake (true when the note asks for a new take), "
+        + ("lines (the lines the note is for), " if several else "")
+        + "and explanation (one sentence: what you changed and why).",
         'Example: {"emotion": "fear", "intensity": 0.7, "retake": true, "explanation": "She is scared, not sad."}',
     ]
     return "\n".join(p for p in parts if p)

@@ -13,7 +13,9 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from cinedub.labels import Ambience, Emotion
-from cinedub.types import Conclusion, Direction, Line, Perception, Plan, Reference, SceneSound, TakeRecord, Window
+from cinedub.types import (
+    CastMember, Conclusion, Direction, Line, Perception, Plan, Reference, SceneSound, TakeRecord, Window,
+)
 
 
 def json_native(value: Any) -> Any:
@@ -74,8 +76,9 @@ class InputState(BaseModel):
 
     clip: str
     lines: list[Line]  # a line's window is set when the script gives one
-    voice: str
+    voice: str  # the voice of lines whose speaker the cast does not name
     voice_from_clip: bool = False  # the voice is the clip's own dialogue (no --voice given)
+    cast: dict[str, CastMember] = {}  # character -> their voice (and the director's notes about them)
     # the clip's own sound, split; None: it has none (or it is dropped). Given when the Studio already
     # split it for the own voice; else `watch` splits it.
     scene_sound: SceneSound | None = None

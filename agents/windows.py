@@ -31,15 +31,19 @@ def check_lines(lines: list[Line], natural_seconds: list[float], clip_duration: 
         if natural <= 0:
             raise CinedubError(f"line {i + 1} has no words to speak: {line.text!r}")
     if len(lines) > 1 and any(line.window is None for line in lines):
-        raise CinedubError("several lines need a window each: give them as an SRT file (--srt)")
+        raise CinedubError("several lines need a window each: give them with times (--srt or --script)")
     timed = sorted(((line.window, i) for i, line in enumerate(lines) if line.window is not None),
                    key=lambda item: item[0].start)  # fmt: skip
-    for (before, i), (after, j) in zip(timed, timed[1:]):
-        if after.start < before.end - OVERLAP_TOLERANCE_S:
-            raise CinedubError(
-                f"lines {i + 1} and {j + 1} overlap ({before.start:.2f}-{before.end:.2f} s and "
-                f"{after.start:.2f}-{after.end:.2f} s): one voice cannot speak both at once"
-            )
+    # Two characters may talk over each other; one (or the unnamed voice) cannot.
+    for speaker in sorted({(line.speaker or "").casefold() for line in lines}):
+        own = [(w, i) for w, i in timed if (lines[i].speaker or "").casefold() == speaker]
+        for (before, i), (after, j) in zip(own, own[1:]):
+            if after.start < before.end - OVERLAP_TOLERANCE_S:
+                who = lines[i].speaker or "one voice"
+                raise CinedubError(
+                    f"lines {i + 1} and {j + 1} overlap ({before.start:.2f}-{before.end:.2f} s and "
+                    f"{after.start:.2f}-{after.end:.2f} s): {who} cannot speak both at once"
+                )
     for window, i in timed:
         if clip_duration is not None and window.end > clip_duration + 0.05:
             raise CinedubError(f"line {i + 1}'s window ends at {window.end:.2f} s, after the clip ({clip_duration:.2f} s)")

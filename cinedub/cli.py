@@ -1,7 +1,7 @@
 """The `cinedub` command line.
 
-    cinedub dub CLIP (--line TEXT | --srt FILE) --voice AUDIO [--emotion E] [--intensity X] [--note TEXT]
-                [--session NAME] [--out DIR] [--library DB | --chroma-url URL]
+    cinedub dub CLIP (--line TEXT | --srt FILE | --script FILE) [--voice AUDIO] [--cast FILE] [--emotion E]
+                [--intensity X] [--note TEXT] [--session NAME] [--out DIR] [--library DB | --chroma-url URL]
     cinedub dub --sample [--out DIR]            # the bundled sample: real footage, real voice
     cinedub classify CLIP... | --manifest JSONL --videos-root DIR [--out FILE] [--reasoner R]
                      [--workers N | --ray auto|ADDRESS] [--concurrency N] [--timeout S] [--retries N]
@@ -83,9 +83,15 @@ def build_parser() -> argparse.ArgumentParser:
     dub.add_argument("clip", nargs="?", help="the silent clip (any video ffmpeg reads)")
     script = dub.add_mutually_exclusive_group()
     script.add_argument("--line", help="the line to speak")
-    script.add_argument("--srt", help="an SRT file: one line per cue, spoken in its cue's window")
+    script.add_argument("--srt", help="an SRT file: one line per cue, spoken in its cue's window (a cue may start "
+                        "with its speaker: [ANNA] or ANNA:)")
+    script.add_argument("--script", help="a script with speakers: .srt, .vtt (voice spans <v Anna>), or .json / "
+                        ".yaml (a list of {speaker, text, start, end, emotion, intensity, note})")
     dub.add_argument("--voice", help="a recording of the voice to use (wav, mp3, m4a, the audio of a video ...); "
-                     "default: the clip's own actor, from its dialogue")  # fmt: skip
+                     "default: the clip's own actor, from its dialogue; with --cast, the voice of the lines "
+                     "whose speaker the cast does not name")  # fmt: skip
+    dub.add_argument("--cast", help="the cast, TOML or YAML: each character's voice recording (relative to the "
+                     "file) and optional notes, e.g. Anna = \"anna.wav\" or [Anna] voice = ... notes = ...")
     dub.add_argument("--sample", action="store_true", help="dub the bundled sample (real footage, real voice)")
     dub.add_argument("--emotion", choices=EMOTIONS, help="override the director's emotion")
     dub.add_argument("--intensity", type=_intensity, help="override the emotion's intensity, 0..1")
@@ -198,40 +204,41 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_dub(args: argparse.Namespace) -> int:
     from cinedub.samples import bundled_sample
+    from cinedub.script import read_cast, read_script
     from cinedub.studio import Studio
-    from cinedub.subtitles import read_srt
     from cinedub.types import Line
 
     if args.sample:
         sample = bundled_sample()
         args.clip = args.clip or str(sample.clip)
         args.voice = args.voice or str(sample.voice)
-        if not (args.line or args.srt):
+        if not (args.line or args.srt or args.script):
             args.line = sample.line
     if not args.clip:
         raise CinedubError("no clip: give CLIP or --sample")
-    if args.srt:
-        lines = read_srt(args.srt)
+    cast = read_cast(args.cast) if args.cast else None
+    if args.srt or args.script:
+        lines = read_script(args.srt or args.script, characters=cast or ())
     elif args.line is not None:
         try:
             lines = [Line(text=args.line)]
         except ValueError:
             raise CinedubError("the line is empty") from None
     else:
-        raise CinedubError("no line: give --line TEXT or --srt FILE")
+        raise CinedubError("no line: give --line TEXT, --srt FILE or --script FILE")
     start = time.perf_counter()
     studio = Studio(reasoner=args.reasoner, ground=args.ground, actor=args.actor, library=args.library,
                     chroma_url=args.chroma_url)  # fmt: skip
     result = studio.dub(args.clip, lines, args.voice, session=args.session, out=args.out,
                         emotion=args.emotion, intensity=args.intensity, note=args.note,
-                        ambience=args.ambience)  # fmt: skip
+                        ambience=args.ambience, cast=cast)  # fmt: skip
     if not result.new_take:  # the note was not acted on: the director's answer says why
         raise CinedubError(f"no new take: {' '.join(result.messages)} (the latest is still take {result.take.index})")
     for message in result.messages:
         print(message)
     take = result.take
     print(f"session {result.session}: take {take.index} ({take.direction.emotion}, intensity "
-          f"{take.direction.intensity:.2f}) -> {take.path}; dub -> {result.dub_path} "
+          f"{take.direction.intensity:.2f}; rendered: {_rendered(take)}) -> {take.path}; dub -> {result.dub_path} "
           f"[{time.perf_counter() - start:.1f} s]")  # fmt: skip
     return 0
 

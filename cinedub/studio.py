@@ -26,17 +26,21 @@ from pydantic import ValidationError
 from cinedub import assembly, config, media
 from cinedub.agents.context import DirectorContext
 from cinedub.agents.graph import build_graph
-from cinedub.agents.plan import state_plan
+from cinedub.agents.plan import check_note_address, state_plan
 from cinedub.agents.state import DirectorState, InputState, Overrides
 from cinedub.agents.reasoners import Reasoner
 from cinedub.errors import CinedubError, SessionBusy
 from cinedub.agents.windows import check_lines
 from cinedub.files import FILE_MODE, ensure_writable_dir, inside, storage_error
 from cinedub.labels import AMBIENCE, EMOTIONS
+from cinedub.script import cast_member, read_cast
 from cinedub.speech.actor import load_actor
 from cinedub.speech.frontend import check_speakable, estimate_speech_seconds
 from cinedub.speech.voice import load_voice
-from cinedub.types import ClipInfo, Conclusion, Direction, Line, Plan, TakeRecord
+from cinedub.types import CastMember, ClipInfo, Conclusion, Direction, Line, Plan, TakeRecord
+
+# A cast as the API takes it: a cast file (TOML or YAML), or character -> CastMember.
+CastSpec = str | Path | dict[str, CastMember] | None
 
 # A note that asks for nothing in particular: the same direction, one more take.
 AGAIN = "again"
@@ -113,6 +117,28 @@ def open_library(library: Any, chroma_url: str | None = None, *, model: Any = No
         describer = VLMDescriber(model)
         writer = {"describe_scene": describer.describe_scene, "write_reaction": describer.write_reaction}
     return ReferenceLibrary.open(library, chroma_url=chroma_url, **writer)
+
+
+def check_cast(cast: CastSpec, lines: list[Line], voice: Path | None) -> dict[str, CastMember]:
+    """The cast (read from its file when given as a path), every voice in it a usable recording, and a voice
+    for every line: a named character the cast does not voice speaks in `voice`, and without one that is
+    an error. One-line CinedubErrors naming the character."""
+    if cast is None:
+        return {}
+    cast = read_cast(cast) if isinstance(cast, str | Path) else dict(cast)
+    for name, member in cast.items():
+        try:
+            load_voice(member.voice)
+        except CinedubError as err:
+            raise CinedubError(f"the cast's voice for {name} is not usable: {err}") from None
+    if voice is None:
+        unvoiced = list(dict.fromkeys(line.speaker for line in lines
+                                      if line.speaker and cast_member(cast, line.speaker) is None))  # fmt: skip
+        if unvoiced:
+            raise CinedubError(f"{unvoiced[0]} has no voice: the cast ({', '.join(cast)}) does not name "
+                               f"{unvoiced[0]}; add them to it, or give --voice for the lines of characters "
+                               "not in the cast")  # fmt: skip
+    return cast
 
 
 def check_clip(path: str | Path) -> ClipInfo:
@@ -207,17 +233,19 @@ class Studio:
 
     def dub(self, clip: str | Path, lines: list[Line], voice: str | Path | None, *, session: str | None = None,
             out: str | Path | None = None, emotion: str | None = None, intensity: float | None = None,
-            note: str | None = None, ambience: str = "keep") -> DubResult:  # fmt: skip
+            note: str | None = None, ambience: str = "keep", cast: CastSpec = None) -> DubResult:  # fmt: skip
         """Make the next take of `session` (a new session: the first take). voice None: the clip's own
         actor (its dialogue, cleaned), or the session's voice. ambience: "keep" lays the new dialogue over
-        the clip's own sound (its dialogue taken out), "drop" over silence."""
+        the clip's own sound (its dialogue taken out), "drop" over silence. cast: each character's voice
+        (a cast file or character -> CastMember): a line whose speaker the cast names is spoken in that
+        voice, the others in `voice`."""
         # Every input is checked here, before any work (perception, the actor) is done.
         clip, voice = Path(clip), Path(voice) if voice is not None else None
         named = session is not None
         session = check_session_name(session) if named else default_session_name(clip)
         check_note(note)
         if not lines:
-            raise CinedubError("no line to speak: give --line TEXT or --srt FILE")
+            raise CinedubError("no line to speak: give --line TEXT, --srt FILE or --script FILE")
         if emotion is not None and emotion not in EMOTIONS:
             raise CinedubError(f"unknown emotion {emotion!r}; choose one of {', '.join(EMOTIONS)}")
         if ambience not in AMBIENCE:
@@ -228,20 +256,27 @@ class Studio:
             check_speakable(line.text)  # another script, or no words: "this voice speaks English; ..."
         natural = [estimate_speech_seconds(line.text) for line in lines]
         check_lines(lines, natural)
+        check_note_address(note, [line.speaker for line in lines])
+        given_cast = cast is not None
+        cast = check_cast(cast, lines, voice)
         info = check_clip(clip)
         check_lines(lines, natural, info.duration)
         if voice is not None:
             load_voice(voice)  # a bad reference fails here, before anything is written
         if not named:
-            session = self._default_session(session, clip, lines, voice, out)
+            session = self._default_session(session, clip, lines, voice, out, cast if given_cast else None)
         with self._lock(session), self._graph() as graph:
             config_ = self._config(session)
             snapshot = graph.get_state(config_)
             if snapshot.values:
-                return self._continue(graph, session, snapshot, clip, lines, voice, out, note)
+                return self._continue(graph, session, snapshot, clip, lines, voice, out, note,
+                                      cast if given_cast else None)  # fmt: skip
             out_dir = Path(out) if out else Path("dubs") / session
             created = not out_dir.exists()
             ensure_writable_dir(out_dir)
+            voiced = [cast_member(cast, line.speaker) for line in lines]
+            if voice is None and all(voiced):
+                voice = Path(voiced[0].voice)  # every line has its character's voice: no default is needed
             voice_from_clip = voice is None
             scene = None
             if voice_from_clip:
@@ -254,7 +289,7 @@ class Studio:
                         shutil.rmtree(out_dir, ignore_errors=True)
                     raise
             request = InputState(clip=str(clip.resolve()), lines=lines, voice=str(voice.resolve()),
-                                 voice_from_clip=voice_from_clip, scene_sound=scene,
+                                 voice_from_clip=voice_from_clip, cast=cast, scene_sound=scene,
                                  out_dir=str(out_dir.resolve()),
                                  overrides=Overrides(emotion=emotion, intensity=intensity), first_note=note,
                                  ambience=ambience,
@@ -281,7 +316,7 @@ class Studio:
 
     @staticmethod
     def _conflict(session: str, values: dict[str, Any], clip: Path, lines: list[Line], voice: Path | None,
-                  out: str | Path | None) -> str | None:  # fmt: skip
+                  out: str | Path | None, cast: dict[str, CastMember] | None = None) -> str | None:  # fmt: skip
         """Why this request cannot be the next take of `session` (its state `values`), or None."""
         if values["clip"] != str(clip.resolve()):
             return f"session {session!r} dubs {values['clip']}; use another --session for {clip}"
@@ -291,24 +326,26 @@ class Studio:
             return f"session {session!r} writes to {values['out_dir']}, not {out}"
         if voice is not None and values["voice"] != str(voice.resolve()):
             return f"session {session!r} uses the voice {values['voice']}; use another --session"
+        if cast is not None and {k: CastMember.model_validate(v) for k, v in values.get("cast", {}).items()} != cast:
+            return f"session {session!r} has another cast; use another --session for a new cast"
         return None
 
     def _default_session(self, base: str, clip: Path, lines: list[Line], voice: Path | None,
-                         out: str | Path | None) -> str:  # fmt: skip
+                         out: str | Path | None, cast: dict[str, CastMember] | None = None) -> str:  # fmt: skip
         """No --session given: the clip's name, or the first of name-2, name-3 ... that is new or whose
         session this request continues (another clip of the same name, or another --out, starts its own)."""
         with self._graph() as graph:
             for number in itertools.count(1):
                 name = base if number == 1 else f"{base[: 63 - len(str(number))]}-{number}"
                 values = graph.get_state(self._config(name)).values
-                if not values or self._conflict(name, values, clip, lines, voice, out) is None:
+                if not values or self._conflict(name, values, clip, lines, voice, out, cast) is None:
                     return name
         raise AssertionError("unreachable")
 
     def _continue(self, graph: Any, session: str, snapshot: Any, clip: Path, lines: list[Line], voice: Path | None,
-                  out: str | Path | None, note: str | None) -> DubResult:  # fmt: skip
+                  out: str | Path | None, note: str | None, cast: dict[str, CastMember] | None = None) -> DubResult:  # fmt: skip
         values = snapshot.values
-        conflict = self._conflict(session, values, clip, lines, voice, out)
+        conflict = self._conflict(session, values, clip, lines, voice, out, cast)
         if conflict:
             raise CinedubError(conflict)
         config_, context = self._config(session), self.context()

@@ -30,14 +30,37 @@ def _decode(path: Path, data: bytes) -> str:
                            "save it as UTF-8") from None  # fmt: skip
 
 
-def read_srt(path: str | Path) -> list[Line]:
-    """The cues of an SRT file as lines, in time order."""
+def decode_text(path: str | Path) -> str:
+    """The text of a subtitle or script file (see _decode), or a one-line error when there is none."""
     path = Path(path)
     if not path.is_file():
         raise CinedubError(f"no such file: {path}")
+    return _decode(path, path.read_bytes())
+
+
+def _malformed_time(text: str) -> str | None:
+    """The first timing line of an SRT text whose times cannot be read, if any."""
+    for row in text.splitlines():
+        if "-->" in row:
+            try:
+                for stamp in row.split("-->"):
+                    srt.srt_timestamp_to_timedelta(stamp.strip().split()[0] if stamp.strip() else "")
+            except (ValueError, IndexError):
+                return row.strip()
+    return None
+
+
+def read_srt(path: str | Path) -> list[Line]:
+    """The cues of an SRT file as lines, in time order (the text as written: cinedub.script reads the
+    speakers' names off it)."""
+    path = Path(path)
+    text = decode_text(path)
     try:
-        cues = list(srt.parse(_decode(path, path.read_bytes())))
+        cues = list(srt.parse(text))
     except (srt.SRTParseError, ValueError) as err:
+        bad = _malformed_time(text)
+        if bad is not None:
+            raise CinedubError(f"{path}: malformed SRT time {bad!r} (HH:MM:SS,mmm --> HH:MM:SS,mmm)") from None
         raise CinedubError(f"{path} is not a valid SRT file: {str(err).splitlines()[0]}") from None
     lines = []
     for cue in sorted(cues, key=lambda c: c.start):

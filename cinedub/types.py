@@ -40,10 +40,22 @@ class Window(Record):
 
 
 class Line(Record):
-    """One line of the script; `window` is set when the script says where it goes (an SRT cue)."""
+    """One line of the script; `window` is set when the script says where it goes (an SRT cue). A script
+    may also say who speaks it (`speaker`: a character of the cast) and how (its own emotion, intensity
+    and note, which the director's plan gives this line alone)."""
 
     text: str
     window: Window | None = None
+    speaker: str | None = None
+    emotion: Emotion | None = None
+    intensity: float | None = Field(default=None, ge=0.0, le=1.0)
+    note: str | None = None
+
+    @field_validator("speaker", "note")
+    @classmethod
+    def _words_or_none(cls, value: str | None) -> str | None:
+        value = " ".join(value.split()) if value is not None else None
+        return value or None
 
     @field_validator("text")
     @classmethod
@@ -52,6 +64,15 @@ class Line(Record):
         if not text:
             raise ValueError("the line is empty")
         return text
+
+
+class CastMember(Record):
+    """A character of the cast: the recording of their voice (an absolute path) and the director's notes
+    about them ("older, tired"), which are kept with the session and shown in direction.json."""
+
+    name: str
+    voice: str
+    notes: str | None = None
 
 
 class ClipInfo(Record):
