@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import re
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -42,6 +43,27 @@ def transcribe(audio: np.ndarray, sample_rate: int, *, model=None) -> str:
     segments, _ = (model or whisper_model()).transcribe(audio, language="en", beam_size=1, temperature=0.0,
                                                         condition_on_previous_text=False)  # fmt: skip
     return " ".join(segment.text.strip() for segment in segments)
+
+
+@dataclass(frozen=True)
+class Word:
+    """One recognised word and where it is said, in seconds from the start of the audio."""
+
+    start: float
+    end: float
+    text: str
+
+
+def transcribe_words(audio: np.ndarray, sample_rate: int) -> list[Word]:
+    """The English words of mono float audio with their times: transcribe()'s decoding with Whisper's word
+    timestamps (cross-attention alignment), which also moves the segment seeks, so the words may differ
+    slightly from transcribe()'s text; WER is measured with transcribe() only."""
+    audio = media.resample(audio, sample_rate, WHISPER_SAMPLE_RATE)
+    segments, _ = whisper_model().transcribe(audio, language="en", beam_size=1, temperature=0.0,
+                                             condition_on_previous_text=False,
+                                             word_timestamps=True)  # fmt: skip
+    return [Word(start=round(float(w.start), 3), end=round(float(w.end), 3), text=w.word.strip())
+            for segment in segments for w in (segment.words or []) if w.word.strip()]  # fmt: skip
 
 
 def normalize(text: str) -> str:
