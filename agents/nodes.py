@@ -162,7 +162,9 @@ def act(state: DirectorState, runtime: Runtime[DirectorContext]) -> dict[str, An
             renderings.append(kept.model_copy(update={"path": str(path)}))
             continue
         if asked.voice not in voices:
-            voices[asked.voice] = load_voice(asked.voice)
+            # the clip's own dialogue stem is the voice alone already
+            own = state.voice_from_clip and asked.voice == state.voice
+            voices[asked.voice] = load_voice(asked.voice, cleaned=own)
         phrases = phrase(line.text, given, stretched(guide, planned.window, given), exact=exact)
         audio, applied, line_timings = _perform(runtime.context.actor, line, asked, phrases, voices[asked.voice], shot)
         assembly.write_line(path, audio)

@@ -321,6 +321,9 @@ class Voice:
     sample_rate: int
     offset: float = 0.0  # seconds into the recording where `audio` starts
     recording_duration: float | None = None  # the whole recording's length, when `audio` is an excerpt
+    # already the voice alone (the clip's own dialogue stem): the actor does not clean it again, which
+    # would only take away some of the voice (measured: resemblyzer 0.568 uncleaned against 0.555 cleaned)
+    cleaned: bool = False
 
     @property
     def duration(self) -> float:

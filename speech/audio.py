@@ -47,7 +47,11 @@ EDGE_FADE_S = 0.003  # raised-cosine fades at the take's edges so it cuts in and
 # --- timbre --------------------------------------------------------------------------------------------
 TIMBRE_MAX_EQ_DB = 12.0  # clamp of the long-term envelope correction (a smooth EQ, not a voice clone)
 TIMBRE_EQ_SMOOTH_OCT = 1.0 / 3.0  # the correction is smoothed over third-octave bands
-TIMBRE_WARP_RANGE = (0.88, 1.14)  # vocal-tract-length warp factors searched (about +-13%, adult range)
+# The envelope warp is (reference F0 / actor F0) ** WARP_F0_EXPONENT: formant frequencies differ between
+# adult speakers by about the cube root of their F0 ratio (a woman's ~1.2-1.3x a man's at ~2x the F0);
+# measured on six real voices, 1/3 and 0.4 score alike and beat a spectral fit (speech/timbre.py).
+WARP_F0_EXPONENT = 1.0 / 3.0
+TIMBRE_WARP_RANGE = (0.8, 1.4)  # the warp's bounds (a child's or a very deep voice stops there)
 TIMBRE_BAND_HZ = (80.0, 7600.0)  # compare envelopes where a 16 kHz reference still has content
 MIN_VOICE_SPEECH_S = 0.5  # a reference with less speech (Silero VAD) can't describe a voice; a film line may hold little more
 

@@ -65,11 +65,14 @@ class ParametricActor:
 
     def reference_profile(self, voice: Voice) -> VoiceProfile:
         """The reference's voice profile, cached by content (retakes reuse it)."""
-        key = profile_key(voice.audio, voice.sample_rate)
+        key = profile_key(voice.audio, voice.sample_rate) + ("-cleaned" if voice.cleaned else "")
         if key not in self._profiles:
             # the voice alone: a reference cut from a film carries its room and music
-            speech = split_dialogue(voice.audio, voice.sample_rate)
-            self._profiles[key] = voice_profile(speech.dialogue, speech.sample_rate)
+            if voice.cleaned:
+                self._profiles[key] = voice_profile(voice.audio, voice.sample_rate)
+            else:
+                speech = split_dialogue(voice.audio, voice.sample_rate)
+                self._profiles[key] = voice_profile(speech.dialogue, speech.sample_rate)
             while len(self._profiles) > PROFILE_CACHE_SIZE:
                 self._profiles.popitem(last=False)
         self._profiles.move_to_end(key)

@@ -66,15 +66,17 @@ def check_voice(voice: Voice) -> Voice:
     return voice
 
 
-def load_voice(path: str | Path) -> Voice:
+def load_voice(path: str | Path, *, cleaned: bool = False) -> Voice:
     """Load a reference recording (any format ffmpeg reads) as mono float32 and check it. Of a recording
     longer than VOICE_EXCERPT_S, only its first VOICE_SEARCH_S are decoded and the best VOICE_EXCERPT_S
-    of speech in them kept (`Voice.excerpt()` says which)."""
+    of speech in them kept (`Voice.excerpt()` says which). `cleaned`: the recording is already the voice
+    alone (a dialogue stem cinedub split)."""
     recording_s = probe(path).duration
     audio, rate = load_audio(path, mono=True, max_seconds=VOICE_SEARCH_S)
     start, end = best_excerpt(audio, rate)
     recording_s = max(recording_s, len(audio) / rate)
     trimmed = end - start < len(audio) or recording_s > len(audio) / rate + 0.5
     voice = Voice(path=Path(path), audio=audio[start:end].copy() if trimmed else audio, sample_rate=rate,
-                  offset=start / rate, recording_duration=recording_s if trimmed else None)  # fmt: skip
+                  offset=start / rate, recording_duration=recording_s if trimmed else None,
+                  cleaned=cleaned)  # fmt: skip
     return check_voice(voice)

@@ -244,13 +244,10 @@ def scene(tmp_path_factory, sample):
     return {"folder": folder, "studio": studio, "lines": lines, "first": first, "direction": direction}
 
 
-# Measured on this machine (resemblyzer cosine, the take's line vs each reference): Ben's lines 0.69 / 0.52
-# and 0.69 / 0.48, Anna's 0.48 / 0.56 and 0.50 / 0.67. The parametric actor is given Anna's recording for her
-# lines (see the next test) and moves F0 (to 239 Hz) and the spectral tilt toward it, but Piper's male voice
-# stays closer to the LibriVox reader. Strict: when the actor's timbre match gets there, this XPASSes and fails.
-@pytest.mark.xfail(strict=True, reason="the parametric actor's timbre match does not yet make a male Piper voice "
-                   "sound closer to a woman's recording than to a man's (speech/parametric.py)")
 def test_each_line_is_spoken_in_its_characters_voice(scene, sample):
+    """Each line's take is closer (resemblyzer cosine) to its character's recording than to the other's.
+    Measured (own / other): Ben 0.699 / 0.526 and 0.708 / 0.484, Anna 0.644 / 0.585 and 0.587 / 0.542 (the
+    warp from the F0 ratio; with the earlier spectral fit Anna's lines sounded closer to Ben)."""
     from cinedub.evaluation.secs import speaker_embedding
 
     def embedding(path, seconds=None):
