@@ -10,6 +10,7 @@
     cinedub eval --manifest JSONL --out DIR [--workers N | --ray auto|ADDRESS] [--no-figures]
     cinedub eval --dub --manifest JSONL --out DIR [--reasoner R] [--actor A] [--retrieval off|on --library DB]
                  [--no-neutral]
+    cinedub script CLIP [--out FILE] [--speakers N] [--english]   # a draft script of the clip's own dialogue
     cinedub sessions
     cinedub takes SESSION
     cinedub library build ROOT | --manifest JSONL [--db DIR | --chroma-url URL] [--workers N | --ray auto|ADDRESS]
@@ -146,6 +147,15 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     evaluate.add_argument("--no-progress", action="store_true", help="no progress bar")
 
+    script = commands.add_parser("script", help="a draft script (YAML) of a clip's own dialogue: who speaks when",
+                                 description="Diarize the clip's own dialogue, link each speaker to a face, and "
+                                 "write a draft script (turns with times and speakers) to edit and give back "
+                                 "with `dub --script`.")  # fmt: skip
+    script.add_argument("clip", type=Path)
+    script.add_argument("--out", type=Path, help="the draft's path (default: CLIP's name with .script.yaml)")
+    script.add_argument("--speakers", type=int, help="how many people speak (default: counted from the voices)")
+    script.add_argument("--english", action="store_true",
+                        help="the dialogue is English: the packaged Whisper tiny.en writes the words")
     commands.add_parser("sessions", help="list dubbing sessions", description="List dubbing sessions.")
     takes = commands.add_parser("takes", help="list the takes of a session", description="List a session's takes.")
     takes.add_argument("session")
@@ -446,6 +456,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_script(args: argparse.Namespace) -> int:
+    from cinedub.studio import Studio
+
+    out = args.out or args.clip.with_name(f"{args.clip.stem}.script.yaml")
+    path, lines = Studio().draft_script(args.clip, out, speakers=args.speakers, english=args.english)
+    speakers = sorted({line.speaker for line in lines})
+    print(f"{len(lines)} lines, {len(speakers)} speakers ({', '.join(speakers)}) -> {path}")
+    return 0
+
+
 def cmd_sessions(args: argparse.Namespace) -> int:
     from cinedub.studio import Studio
 
@@ -549,6 +569,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"dub": cmd_dub, "classify": cmd_classify, "eval": cmd_eval, "sessions": cmd_sessions, "takes": cmd_takes,
+            "script": cmd_script,
             "ui": cmd_ui, "train": cmd_train, "library": cmd_library}
 
 

@@ -49,6 +49,7 @@ AGAIN = "again"
 SESSION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 SESSION_NAME_RULE = "1-64 letters, digits, '.', '_' or '-', starting with a letter or a digit"
 HOME_WHAT = "the session home ($CINEDUB_HOME)"
+DRAFT_SAMPLE_RATE = 16_000  # Hz: what Silero VAD, resemblyzer and Whisper all read
 
 
 def check_session_name(name: str) -> str:
@@ -375,6 +376,31 @@ class Studio:
             cot=values.get("cot", ""),
             conclusion=values.get("conclusion", {}),
         )
+
+    def draft_script(self, clip: str | Path, out: str | Path, *, speakers: int | None = None,
+                     english: bool = False) -> tuple[Path, list[Any]]:  # fmt: skip
+        """A draft script of the clip's own dialogue, written to `out` as YAML (cinedub.draft): its speech
+        diarized (`speakers`: how many talk, else counted), each speaker linked to the face whose mouth
+        moves in their turns and the turns corrected by the mouths, the words when `english`. Returns the
+        path and the draft lines."""
+        from cinedub.agents.perception import perceive
+        from cinedub.agents.speakers import speech_envelope, turns_by_face
+        from cinedub.diarize import diarize
+        from cinedub.draft import draft_lines, write_draft
+
+        clip = Path(clip)
+        if speakers is not None and speakers < 1:
+            raise CinedubError(f"--speakers must be at least 1, not {speakers}")
+        info = check_clip(clip)
+        if not info.has_audio:
+            raise CinedubError(f"{clip.name} has no sound: there is no dialogue to draft a script from")
+        ensure_writable_dir(Path(out).parent, "the draft's folder")
+        audio, rate = media.load_audio(clip, sample_rate=DRAFT_SAMPLE_RATE, max_seconds=info.duration)
+        perception = perceive(clip)
+        envelope = speech_envelope(audio, rate, perception.frame_times, perception.sample_fps)
+        turns, faces = turns_by_face(perception, diarize(audio, rate, num_speakers=speakers), envelope)
+        lines = draft_lines(audio, rate, turns=turns, faces=faces, english=english)
+        return write_draft(out, lines, clip=clip), lines
 
     def sessions(self) -> list[SessionSummary]:
         if not (self.home / "sessions.sqlite").exists():

@@ -20,7 +20,7 @@ from cinedub.errors import CinedubError
 from cinedub.script import read_script
 from cinedub.types import Perception, Person, Window
 
-from .conftest import SHARED_DATA
+from .conftest import SHARED_DATA, run_cinedub
 
 SIDE = (360, 640)  # each person's half of the frame (the clips are 1080x1920), small so perception is quick
 FPS = 25
@@ -221,6 +221,23 @@ def test_the_draft_script_follows_the_turns(scene, tmp_path):
     assert [(b.speaker, b.text, b.window.start, b.window.end) for b in back] == [
         (line.speaker, PLACEHOLDER, round(line.start, 3), round(line.end, 3)) for line in lines]
     assert f"# S1: the face of track {lines[0].face}" in written.read_text()
+
+
+def test_cinedub_script_writes_the_draft(scene, tmp_path, sample):
+    """`cinedub script CLIP --speakers 2`: the same draft from the command line (one line of summary), and a
+    clip with no sound, or a bad --speakers, is a one-line error that writes nothing."""
+    out = tmp_path / "draft.yaml"
+    done = run_cinedub("script", scene["path"], "--speakers", "2", "--out", out)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"4 lines, 2 speakers (S1, S2) -> {out}"
+    back = read_script(out)
+    assert [line.speaker for line in back] == ["S1", "S2", "S1", "S2"]
+    for line, (_, window) in zip(back, construction()):
+        assert line.window.start == pytest.approx(window.start, abs=TOLERANCE_S)
+    for args, message in (([sample.clip], "has no sound"), ([scene["path"], "--speakers", "0"], "at least 1")):
+        failed = run_cinedub("script", *args, "--out", tmp_path / "nothing.yaml")
+        assert failed.returncode == 2 and message in failed.stderr and len(failed.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "nothing.yaml").exists()
 
 
 def test_join_turns_spans_a_speakers_pauses_not_another_speaker():
