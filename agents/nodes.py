@@ -18,13 +18,18 @@ from cinedub.agents.perception.cache import perceive_cached
 from cinedub.agents.state import DirectorState, json_native
 from cinedub.agents.plan import NoteReader, apply_note, first_plan, state_plan
 from cinedub.agents.prompts import scene_line
+from cinedub.agents.speakers import LineSpeaker, bind_characters, line_speakers, speech_envelope
 from cinedub.agents.phrasing import Phrase, phrase, stretched
 from cinedub.agents.windows import base_windows, target_window
 from cinedub.speech.actor import Actor, Shot
 from cinedub.speech.frontend import estimate_speech_seconds
 from cinedub.script import cast_member
 from cinedub.speech.voice import load_voice
-from cinedub.types import CastMember, Conclusion, Direction, Line, LineRendering, Plan, TakeRecord, Voice, Window
+from cinedub.types import (CastMember, Conclusion, Direction, Line, LineRendering, Perception, Plan, SceneSound,
+                           TakeRecord, Voice, Window)
+
+
+SPEAKER_ENVELOPE_RATE = 16_000  # Hz: the dialogue's loudness per sampled frame needs no more
 
 
 def watch(state: DirectorState, runtime: Runtime[DirectorContext]) -> dict[str, Any]:
@@ -107,6 +112,8 @@ def direct(state: DirectorState, runtime: Runtime[DirectorContext]) -> dict[str,
     voices = [line_voice(line, state.cast, state.voice) for line in lines]
     natural = natural_seconds(runtime.context.actor, lines, voices)
     windows = base_windows(perception, lines, natural, dialogue)
+    found = _line_speakers(perception, windows, scene if dialogue else None)
+    faces = bind_characters([line.speaker for line in lines], [f.track_id for f in found])
     direction = Direction(
         emotion=overrides.emotion or conclusion.emotion or "neutral",
         intensity=overrides.intensity if overrides.intensity is not None else (conclusion.intensity or 0.5),
@@ -125,12 +132,28 @@ def direct(state: DirectorState, runtime: Runtime[DirectorContext]) -> dict[str,
         result = apply_note(plan, note, [], _note_reader(runtime, conclusion, lines, plan))
         plan = result.plan
         messages.append(result.message)
+    off_screen = [n for n, f in enumerate(found, 1) if f.track_id is None]
+    if off_screen and len(off_screen) < len(lines):
+        messages.append(f"Off screen (narration): line{'s' if len(off_screen) > 1 else ''} "
+                        f"{', '.join(map(str, off_screen))}.")  # fmt: skip
     return {
         "plan": plan.model_dump(mode="json"),
+        "line_speakers": [f.model_dump(mode="json") for f in found],
+        "cast_faces": [b.model_dump(mode="json") for b in faces],
         "fit_scale": [1.0] * len(lines),
         "auto_retakes": 0,
         "messages": messages,
     }
+
+
+def _line_speakers(perception: Perception, windows: list[Window], scene: SceneSound | None) -> list[LineSpeaker]:
+    """Who speaks each line's window (agents/speakers.py): the face whose mouth moves in it, the clip's own
+    dialogue (when it has one) breaking ties by co-activity; None: no face on screen moves (narration)."""
+    envelope = None
+    if scene is not None and perception.frame_times:
+        audio, rate = media.load_audio(scene.dialogue_path, sample_rate=SPEAKER_ENVELOPE_RATE)
+        envelope = speech_envelope(audio, rate, perception.frame_times, perception.sample_fps)
+    return line_speakers(perception, windows, envelope)
 
 
 def act(state: DirectorState, runtime: Runtime[DirectorContext]) -> dict[str, Any]:
@@ -249,9 +272,11 @@ def export(state: DirectorState) -> dict[str, Any]:
     takes = state.takes
     voice = {"path": state.voice, "from": "the clip's own dialogue" if state.voice_from_clip else "given"}
     cast = {name: {"voice": member.voice, "notes": member.notes} for name, member in state.cast.items()}
-    spoken = [{"line": r.line, "text": r.text, "speaker": r.direction.speaker, "voice": r.direction.voice}
-              for r in takes[-1].lines]  # fmt: skip
-    director = json_native({"voice": voice, "cast": cast, "lines": spoken, "reasoner": state.reasoner,
+    faces = [f.track_id for f in state.line_speakers] or [None] * len(takes[-1].lines)
+    spoken = [{"line": r.line, "text": r.text, "speaker": r.direction.speaker, "voice": r.direction.voice,
+               "face": face, "on_screen": face is not None} for r, face in zip(takes[-1].lines, faces)]  # fmt: skip
+    director = json_native({"voice": voice, "cast": cast, "lines": spoken, "cast_faces": state.cast_faces,
+                            "line_speakers": state.line_speakers, "reasoner": state.reasoner,
                             "reasoner_notes": state.reasoner_notes, "cot": state.cot,
                             "conclusion": state.conclusion, "references": state.references})  # fmt: skip
     dub = assembly.export_take(state.out_dir, state.clip, takes[-1], takes, director=director,

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from cinedub.agents.speakers import CharacterBinding, LineSpeaker
 from cinedub.labels import Ambience, Emotion
 from cinedub.types import (
     CastMember, Conclusion, Direction, Line, Perception, Plan, Reference, SceneSound, TakeRecord, Window,
@@ -97,6 +98,9 @@ class DirectorState(InputState):
 
     # What the director worked out.
     perception: Perception | None = None
+    # who speaks each line (agents/speakers.py): the face and its evidence, and each character's face
+    line_speakers: list[LineSpeaker] = []
+    cast_faces: list[CharacterBinding] = []
     cot: str = ""
     conclusion: Conclusion | None = None
     reasoner: str = ""

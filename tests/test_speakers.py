@@ -240,6 +240,33 @@ def test_cinedub_script_writes_the_draft(scene, tmp_path, sample):
     assert not (tmp_path / "nothing.yaml").exists()
 
 
+def test_a_dub_of_the_scene_says_who_speaks_each_line(scene, tmp_path, sample):
+    """A dub of the scene with a script (Anna, Ben, Anna, Ben, and a narrator over the frozen end): the
+    director finds each line's face (with the scene's own dialogue as the tie-break) and binds the
+    characters to the faces; direction.json shows both, and the narrator's line is off screen."""
+    import json
+
+    from cinedub.studio import Studio
+    from cinedub.types import Line
+
+    end = construction()[-1][1].end
+    texts = ["I told you I would come back.", "You should not have come here.", "I had nowhere else to go.",
+             "Then sit down and listen.", "And then it rained."]  # fmt: skip
+    windows = [window for _, window in construction()] + [Window(start=end + 0.2, end=end + END_S - 0.1)]
+    lines = [Line(text=text, window=window, speaker=speaker)
+             for text, window, speaker in zip(texts, windows, ["Anna", "Ben", "Anna", "Ben", "Narrator"])]  # fmt: skip
+    Studio().dub(scene["path"], lines, sample.voice, session="scene", out=tmp_path / "out")
+    saved = json.loads((tmp_path / "out" / "direction.json").read_text())
+    who = {p["track_id"]: "woman" if p["box"][0] + p["box"][2] / 2 < 0.5 else "man"
+           for p in saved["perception"]["people"]}  # fmt: skip
+    who[None] = None
+    assert [who[line["face"]] for line in saved["lines"]] == ["woman", "man", "woman", "man", None]
+    assert [line["on_screen"] for line in saved["lines"]] == [True, True, True, True, False]
+    assert [(b["character"], who[b["track_id"]]) for b in saved["cast_faces"]] == [
+        ("Anna", "woman"), ("Ben", "man"), ("Narrator", None)]
+    assert len(saved["line_speakers"]) == 5 and all("score" in s for s in saved["line_speakers"])
+
+
 def test_join_turns_spans_a_speakers_pauses_not_another_speaker():
     turns = [Turn(0.0, 1.0, "S1"), Turn(1.5, 3.0, "S1"), Turn(3.2, 4.0, "S2"), Turn(5.0, 6.0, "S2"),
              Turn(6.1, 9.0, "S2"), Turn(9.2, 14.0, "S2")]  # fmt: skip
