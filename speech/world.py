@@ -28,9 +28,6 @@ MIN_FRAME_SCALE = (0.45, 0.2)  # (speech, pause): the shortest a source frame ma
 # A reading articulated faster than its neutral one (an emotion's rate) keeps its articulation: the pauses
 # take the rest of the window, up to this many times their length; past it the speech takes the remainder.
 MAX_PAUSE_SCALE = 4.0
-# Only pauses this long (in frames of FRAME_PERIOD_MS: 100 ms) take an articulation's difference: a stop's
-# closure (30-80 ms) is silent too, and squeezing or stretching it blurs the consonant.
-MIN_PHRASE_PAUSE_FRAMES = 20
 PAUSE_BELOW_DB = 30.0  # a frame is pause when its envelope energy is this far below the loud frames
 
 
@@ -214,16 +211,6 @@ def _elastic_scales(widths: np.ndarray, pauses: np.ndarray, output_span: float, 
     return scale
 
 
-def _long_runs(mask: np.ndarray, min_length: int) -> np.ndarray:
-    """`mask` with only its runs of at least `min_length` True values kept."""
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
-    out = np.zeros_like(mask, dtype=bool)
-    for start, end in zip(edges[::2], edges[1::2]):
-        if end - start >= min_length:
-            out[start:end] = True
-    return out
-
-
 def warp_positions(
     source_span: float, output_span: float, num_output_frames: int, pauses: np.ndarray, pause_elasticity: float,
     articulation: float = 1.0,
@@ -238,7 +225,7 @@ def warp_positions(
 
     articulation: how many times faster than its neutral reading the source was read (an emotion's
     rate). Its speech frames get the scales the neutral reading's would (so the output articulates that
-    much faster), and the pauses between phrases (MIN_PHRASE_PAUSE_FRAMES or longer) take the rest of the span, within [MIN_FRAME_SCALE's pause floor,
+    much faster), and the pauses take the rest of the span, within [MIN_FRAME_SCALE's pause floor,
     MAX_PAUSE_SCALE]; what they cannot take goes back to the speech.
     """
     n = int(np.ceil(source_span)) + 1
@@ -246,12 +233,11 @@ def warp_positions(
     widths = np.diff(source_edges)  # (n,)
     pauses = np.resize(pauses, n) if len(pauses) < n else pauses[:n]
     scale = _elastic_scales(widths * articulation, pauses, output_span, pause_elasticity)
-    phrase_pauses = _long_runs(pauses, MIN_PHRASE_PAUSE_FRAMES)
-    pause_width = widths[phrase_pauses].sum()
-    if articulation != 1.0 and pause_width > 0 and (~phrase_pauses).any():
-        speech_out = (scale * widths)[~phrase_pauses].sum()
+    pause_width = widths[pauses].sum()
+    if articulation != 1.0 and pause_width > 0 and (~pauses).any():
+        speech_out = (scale * widths)[~pauses].sum()
         pause_scale = float(np.clip((output_span - speech_out) / pause_width, MIN_FRAME_SCALE[1], MAX_PAUSE_SCALE))
-        scale = np.where(phrase_pauses, pause_scale, scale * (output_span - pause_scale * pause_width) / speech_out)
+        scale = np.where(pauses, pause_scale, scale * (output_span - pause_scale * pause_width) / speech_out)
     output_edges = np.concatenate([[0.0], np.cumsum(np.maximum(scale, 1e-6) * widths)])
     output_edges *= output_span / max(output_edges[-1], 1e-9)  # exact even if floors could not all hold
     return np.interp(np.arange(num_output_frames, dtype=np.float64), output_edges, source_edges)
