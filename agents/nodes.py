@@ -194,8 +194,7 @@ def act(state: DirectorState, runtime: Runtime[DirectorContext]) -> dict[str, An
         renderings.append(LineRendering(line=number, text=line.text, path=str(path), start=window.start,
                                         window=window, direction=asked, applied=applied,
                                         timings=line_timings, rendered_in=index))  # fmt: skip
-        for stage, seconds in line_timings.items():
-            timings[stage] = timings.get(stage, 0.0) + seconds
+        _add_timings(timings, line_timings)
     path = assembly.take_path(state.out_dir, index)
     under = state.scene_sound if state.ambience == "keep" else None
     mixed = assembly.write_take(path, renderings, duration, scene=under)
@@ -214,6 +213,12 @@ def act(state: DirectorState, runtime: Runtime[DirectorContext]) -> dict[str, An
     return {"takes": [record.model_dump(mode="json")], "timings": {"act": time.perf_counter() - start}}
 
 
+def _add_timings(total: dict[str, float], timings: dict[str, float]) -> None:
+    """Add one performance's stage timings (seconds) into `total`."""
+    for stage, seconds in timings.items():
+        total[stage] = total.get(stage, 0.0) + seconds
+
+
 def _perform(actor: Actor, line: Line, direction: Direction, phrases: list[Phrase], voice: Voice,
              shot: Shot) -> tuple[np.ndarray, dict[str, Any], dict[str, float]]:  # fmt: skip
     """The line spoken phrase by phrase, each in its own stretch of the line's window: the line-long audio
@@ -229,8 +234,7 @@ def _perform(actor: Actor, line: Line, direction: Direction, phrases: list[Phras
         audio = media.resample(take.audio, take.sample_rate, rate)
         track += media.place(audio, rate, part.window.start - window.start, window.duration)
         spoken.append({"text": part.text, "window": part.window.model_dump(mode="json"), "applied": take.applied})
-        for stage, seconds in take.timings.items():
-            timings[stage] = timings.get(stage, 0.0) + seconds
+        _add_timings(timings, take.timings)
     applied = {**spoken[0]["applied"], "text": line.text, "phrases": spoken}
     return track, applied, timings
 
