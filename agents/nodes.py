@@ -81,9 +81,9 @@ def natural_seconds(actor: Actor, lines: list[Line], voices: list[str]) -> list[
     this length."""
     measure = getattr(actor, "natural_seconds", None)
     if measure is None:
-        return [estimate_speech_seconds(line.text) for line in lines]
+        return [estimate_speech_seconds(line.text, language=line.language) for line in lines]
     references = {voice: load_voice(voice) for voice in dict.fromkeys(voices)}
-    return [measure(line.text, references[voice]) or estimate_speech_seconds(line.text)
+    return [measure(line.text, references[voice]) or estimate_speech_seconds(line.text, language=line.language)
             for line, voice in zip(lines, voices, strict=True)]  # fmt: skip
 
 
@@ -290,9 +290,20 @@ def export(state: DirectorState) -> dict[str, Any]:
 
 
 def wait_for_note(state: DirectorState) -> dict[str, Any]:
-    """Hand over to the human director until they give a note (LangGraph interrupt)."""
+    """Hand over to the human director until they give a note (LangGraph interrupt), or the script with some
+    lines' words changed ({"revision": lines}, from Studio.dub)."""
     note = interrupt({"take": state.takes[-1].index, "message": "Your note for the next take?"})
-    return {"note": str(note)}
+    if isinstance(note, dict) and "revision" in note:
+        return {"note": None, "revision": note["revision"]}
+    return {"note": str(note), "revision": None}
+
+
+def revise(lines: list[Line], revision: list[Line]) -> tuple[list[Line], list[int]]:
+    """The session's lines with the revision's words (and language), and the lines (1-based) that changed.
+    Studio.dub admits a revision only when nothing but the words changed."""
+    changed = [n for n, (old, new) in enumerate(zip(lines, revision, strict=True), 1)
+               if (old.text, old.language) != (new.text, new.language)]  # fmt: skip
+    return revision, changed
 
 
 def _note_reader(runtime: Runtime[DirectorContext], conclusion: Conclusion | None, lines: list[Line],
@@ -309,7 +320,13 @@ def _note_reader(runtime: Runtime[DirectorContext], conclusion: Conclusion | Non
 
 def interpret(state: DirectorState, runtime: Runtime[DirectorContext]) -> dict[str, Any]:
     """Turn the note into plan changes (the lines it names, or all), and say what changed (or what was not
-    understood)."""
+    understood); a revision of the script's words re-renders the lines whose words changed."""
+    if state.revision is not None:
+        lines, changed = revise(state.lines, state.revision)  # (Studio.dub sends only a changed script)
+        which = ", ".join(map(str, changed))
+        return {"lines": [line.model_dump(mode="json") for line in lines], "revision": None, "verdict": "retake",
+                "messages": [f"New words for line{'s' if len(changed) > 1 else ''} {which}: re-rendering "
+                             f"{'them' if len(changed) > 1 else 'it'}, the other lines kept."]}  # fmt: skip
     plan = state_plan(state)
     reader = _note_reader(runtime, state.conclusion, state.lines, plan)
     result = apply_note(plan, state.note or "", state.takes, reader)

@@ -66,7 +66,8 @@ def stretched(guide: list[Window], base: Window, given: Window) -> list[Window]:
     def moved(t: float) -> float:
         return given.start + (t - base.start) * factor
 
-    return [Window(start=moved(g.start), end=moved(g.end)) for g in guide if moved(g.end) > moved(g.start)]
+    # (guide spans long before the line can move below 0 s; only the ones inside the line matter)
+    return [Window(start=max(moved(g.start), 0.0), end=moved(g.end)) for g in guide if moved(g.end) > max(moved(g.start), 0.0)]
 
 
 def _cuts(weights: list[float], shares: list[float], punctuated: list[bool]) -> list[int]:

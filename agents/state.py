@@ -117,4 +117,6 @@ class DirectorState(InputState):
     auto_retakes: int = 0  # automatic retakes of the current take so far
     verdict: Literal["accept", "retake", "unclear"] | None = None  # the last review's or interpretation's
     note: str | None = None
+    # the script's lines with new words, given instead of a note: the lines whose words changed are re-rendered
+    revision: list[Line] | None = None
     timings: Annotated[dict[str, float], merge_dicts] = {}

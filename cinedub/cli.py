@@ -147,6 +147,25 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     evaluate.add_argument("--no-progress", action="store_true", help="no progress bar")
 
+    localize = commands.add_parser(
+        "localize", help="dub a clip into another language in its actors' own voices",
+        description="Transcribe the clip's dialogue, cut it into lines, translate each to fit its window "
+        "(within 15%% of its natural reading time, or flagged), and dub it in the original speaker's voice over "
+        "the scene's own sound. Writes review.csv, script.LANG.srt and script.LANG.yaml beside the dub; edit "
+        "review.csv and give it back with --review to re-dub only the lines you changed.")  # fmt: skip
+    localize.add_argument("clip", type=Path)
+    localize.add_argument("--to", required=True, help="the language to dub into (ISO 639-1: en, es, pt ...)")
+    localize.add_argument("--from", dest="source", help="the clip's language (default: detected)")
+    localize.add_argument("--translator", help="openai:URL[#model] or local:PATH (the director's language "
+                          "model); default: Apertium, offline, for the pairs it has")  # fmt: skip
+    localize.add_argument("--review", type=Path, help="a review table you edited (review.csv): its translations "
+                          "are dubbed as they stand")  # fmt: skip
+    localize.add_argument("--ambience", choices=AMBIENCE, default="keep",
+                          help="the clip's own sound under the new dialogue, or silence (default: keep)")
+    localize.add_argument("--session", help="session name (default: the clip's file name and the language)")
+    localize.add_argument("--out", help="output folder (default: dubs/SESSION)")
+    _director_options(localize)
+
     script = commands.add_parser("script", help="a draft script (YAML) of a clip's own dialogue: who speaks when",
                                  description="Diarize the clip's own dialogue, link each speaker to a face, and "
                                  "write a draft script (turns with times and speakers) to edit and give back "
@@ -466,6 +485,29 @@ def cmd_script(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_localize(args: argparse.Namespace) -> int:
+    from cinedub.studio import Studio
+
+    start = time.perf_counter()
+    studio = Studio(reasoner=args.reasoner, ground=args.ground, actor=args.actor, library=args.library,
+                    chroma_url=args.chroma_url)  # fmt: skip
+    result = studio.localize(args.clip, to=args.to, source=args.source, translator=args.translator,
+                             review=args.review, session=args.session, out=args.out, ambience=args.ambience)  # fmt: skip
+    heard = (f"{result.source_language} (p={result.probability:.2f})" if args.review is None
+             else "the review table's lines")  # fmt: skip
+    print(f"source: {heard}; {len(result.rows)} lines into {result.language}")
+    for row in result.rows:
+        mark = f"  ! {row.flag}" if row.flag else ""
+        print(f"{row.line:>3} {row.start:6.2f}-{row.end:6.2f} {row.speaker}: {row.translation} "
+              f"[{row.fit:.2f}x]{mark}")  # fmt: skip
+    for message in result.dub.messages:
+        print(message)
+    take = result.dub.take
+    print(f"session {result.dub.session}: take {take.index} (rendered: {_rendered(take)}) -> {take.path}; dub -> "
+          f"{result.dub.dub_path}; review -> {result.review_path} [{time.perf_counter() - start:.1f} s]")  # fmt: skip
+    return 0
+
+
 def cmd_sessions(args: argparse.Namespace) -> int:
     from cinedub.studio import Studio
 
@@ -569,7 +611,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"dub": cmd_dub, "classify": cmd_classify, "eval": cmd_eval, "sessions": cmd_sessions, "takes": cmd_takes,
-            "script": cmd_script,
+            "script": cmd_script, "localize": cmd_localize,
             "ui": cmd_ui, "train": cmd_train, "library": cmd_library}
 
 

@@ -144,6 +144,7 @@ class ScriptEntry(BaseModel):
     emotion: Emotion | None = None
     intensity: float | None = None
     note: str | None = None
+    language: str | None = None  # ISO 639-1; English when not given
 
 
 def _seconds(value: float | str | None, what: str, where: str) -> float | None:
@@ -201,7 +202,7 @@ def read_structured(path: str | Path) -> list[Line]:
         except ValidationError as err:
             first = err.errors()[0]
             raise CinedubError(f"{where}: {'.'.join(str(p) for p in first['loc'])}: {first['msg']}") from None
-        fields = entry.model_dump(exclude={"start", "end"})
+        fields = entry.model_dump(exclude={"start", "end"} | ({"language"} if entry.language is None else set()))
         lines.append(_line(path, number, start=_seconds(entry.start, "start", where),
                            end=_seconds(entry.end, "end", where), **fields))  # fmt: skip
     return lines

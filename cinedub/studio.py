@@ -37,7 +37,7 @@ from cinedub.script import cast_member, read_cast
 from cinedub.speech.actor import load_actor
 from cinedub.speech.frontend import check_speakable, estimate_speech_seconds
 from cinedub.speech.voice import load_voice
-from cinedub.types import CastMember, ClipInfo, Conclusion, Direction, Line, Plan, TakeRecord
+from cinedub.types import CastMember, ClipInfo, Conclusion, Direction, Line, Plan, SceneSound, TakeRecord
 
 # A cast as the API takes it: a cast file (TOML or YAML), or character -> CastMember.
 CastSpec = str | Path | dict[str, CastMember] | None
@@ -85,6 +85,19 @@ class DubResult:
     @property
     def dub_path(self) -> Path:
         return self.out_dir / "dub.mp4"
+
+
+@dataclass
+class LocalizeResult:
+    """What `Studio.localize` made: the source language (None: not read again, the review table was given),
+    the translated lines as reviewed, and the dub."""
+
+    source_language: str | None
+    probability: float
+    language: str
+    rows: list[Any]  # cinedub.localize.ReviewRow
+    review_path: Path
+    dub: DubResult
 
 
 @dataclass
@@ -234,12 +247,14 @@ class Studio:
 
     def dub(self, clip: str | Path, lines: list[Line], voice: str | Path | None, *, session: str | None = None,
             out: str | Path | None = None, emotion: str | None = None, intensity: float | None = None,
-            note: str | None = None, ambience: str = "keep", cast: CastSpec = None) -> DubResult:  # fmt: skip
+            note: str | None = None, ambience: str = "keep", cast: CastSpec = None,
+            scene_sound: SceneSound | None = None) -> DubResult:  # fmt: skip
         """Make the next take of `session` (a new session: the first take). voice None: the clip's own
         actor (its dialogue, cleaned), or the session's voice. ambience: "keep" lays the new dialogue over
         the clip's own sound (its dialogue taken out), "drop" over silence. cast: each character's voice
         (a cast file or character -> CastMember): a line whose speaker the cast names is spoken in that
-        voice, the others in `voice`."""
+        voice, the others in `voice`. scene_sound: the clip's own sound already split into `out`'s scene/
+        folder (assembly.own_voice; `localize` splits it to read the words): not split again."""
         # Every input is checked here, before any work (perception, the actor) is done.
         clip, voice = Path(clip), Path(voice) if voice is not None else None
         named = session is not None
@@ -254,8 +269,8 @@ class Studio:
         if intensity is not None and not 0.0 <= intensity <= 1.0:
             raise CinedubError(f"intensity must be between 0 and 1, got {intensity}")
         for line in lines:
-            check_speakable(line.text)  # another script, or no words: "this voice speaks English; ..."
-        natural = [estimate_speech_seconds(line.text) for line in lines]
+            check_speakable(line.text, line.language)  # another script, or no words: "this voice speaks ..."
+        natural = [estimate_speech_seconds(line.text, language=line.language) for line in lines]
         check_lines(lines, natural)
         check_note_address(note, [line.speaker for line in lines])
         given_cast = cast is not None
@@ -282,7 +297,7 @@ class Studio:
             scene = None
             if voice_from_clip:
                 try:
-                    scene = assembly.own_voice(clip, out_dir, info.duration)
+                    scene = scene_sound or assembly.own_voice(clip, out_dir, info.duration)
                     voice = Path(scene.dialogue_path)
                     load_voice(voice)
                 except BaseException:
@@ -321,8 +336,9 @@ class Studio:
         """Why this request cannot be the next take of `session` (its state `values`), or None."""
         if values["clip"] != str(clip.resolve()):
             return f"session {session!r} dubs {values['clip']}; use another --session for {clip}"
-        if [Line.model_validate(x) for x in values["lines"]] != lines:
-            return f"session {session!r} has other lines; use another --session for new lines"
+        if revision(values, lines) is None and [Line.model_validate(x) for x in values["lines"]] != lines:
+            return (f"session {session!r} has other lines (a session's script may change only its lines' words); "
+                    "use another --session for new lines")  # fmt: skip
         if out and Path(out).resolve() != Path(values["out_dir"]):
             return f"session {session!r} writes to {values['out_dir']}, not {out}"
         if voice is not None and values["voice"] != str(voice.resolve()):
@@ -349,6 +365,9 @@ class Studio:
         conflict = self._conflict(session, values, clip, lines, voice, out, cast)
         if conflict:
             raise CinedubError(conflict)
+        new_words = revision(values, lines)
+        if new_words is not None and note:
+            raise CinedubError("give the script's new words or a note, not both in one take")
         config_, context = self._config(session), self.context()
         before, takes_before = len(values.get("messages", [])), len(values.get("takes", []))
         if not snapshot.interrupts:
@@ -358,9 +377,10 @@ class Studio:
                 partial.unlink(missing_ok=True)
             graph.invoke(None, config_, context=context)
             takes_before = 0  # the finished take is new to the user even if its state was saved
-            if note is None:
+            if note is None and new_words is None:
                 return self._result(graph, session, messages_before=before, takes_before=takes_before)
-        graph.invoke(Command(resume=note or AGAIN), config_, context=context)
+        resume = {"revision": [line.model_dump(mode="json") for line in new_words]} if new_words else note or AGAIN
+        graph.invoke(Command(resume=resume), config_, context=context)
         return self._result(graph, session, messages_before=before, takes_before=takes_before)
 
     def _result(self, graph: Any, session: str, messages_before: int, takes_before: int = 0) -> DubResult:
@@ -401,6 +421,81 @@ class Studio:
         turns, faces = turns_by_face(perception, diarize(audio, rate, num_speakers=speakers), envelope)
         lines = draft_lines(audio, rate, turns=turns, faces=faces, english=english)
         return write_draft(out, lines, clip=clip), lines
+
+    def localize(self, clip: str | Path, *, to: str, source: str | None = None, translator: str | None = None,
+                 review: str | Path | None = None, session: str | None = None, out: str | Path | None = None,
+                 ambience: str = "keep") -> LocalizeResult:  # fmt: skip
+        """Dub `clip` into the language `to` (cinedub.localize): its dialogue transcribed (language `source`, or
+        detected), cut into lines, translated to fit each line's window (`translator`: None for Apertium,
+        or openai:URL / local:PATH), written as review.csv, script.LANG.srt and script.LANG.yaml in the
+        session's folder, and dubbed in each original speaker's voice over the scene's own sound. `review`:
+        a review table the director edited: its words are dubbed as they stand, and in an existing session
+        only the lines whose words changed are re-rendered."""
+        from cinedub.localize import read_review, refit
+        from cinedub.translate import language_code, make_translator
+
+        clip = Path(clip)
+        to = language_code(to)
+        source = language_code(source) if source is not None else None
+        session = check_session_name(session) if session else f"{default_session_name(clip)[:60]}-{to}"
+        rows = [refit(row, to) for row in read_review(review)] if review is not None else None
+        if rows is None and source is not None:
+            make_translator(translator, source, to)  # a pair that can't be translated fails before any work
+        info = check_clip(clip)
+        if not info.has_audio:
+            raise CinedubError(f"{clip.name} has no sound: there is no dialogue to localize")
+        out_dir = Path(out) if out else Path("dubs") / session
+        created = not out_dir.exists()
+        ensure_writable_dir(out_dir)
+        try:
+            return self._localize(clip, info, to, source, translator, rows, session, out_dir, ambience)
+        except BaseException:
+            if created and not any(out_dir.glob(assembly.TAKE_FILES)):  # nothing made: nothing left behind
+                shutil.rmtree(out_dir, ignore_errors=True)
+            raise
+
+    def _localize(self, clip: Path, info: ClipInfo, to: str, source: str | None, translator: str | None,
+                  rows: list[Any] | None, session: str, out_dir: Path, ambience: str) -> LocalizeResult:  # fmt: skip
+        from cinedub.agents.perception.cache import perceive_cached
+        from cinedub.agents.speakers import speech_envelope, turns_by_face
+        from cinedub.asr import transcribe_source
+        from cinedub.diarize import diarize
+        from cinedub.localize import ReviewRow, script_lines, segment, speaker_voices, write_review, write_script
+        from cinedub.subtitles import write_srt
+        from cinedub.translate import make_translator
+
+        scene = assembly.own_voice(clip, out_dir, info.duration)  # split once: the words, the voice, the room
+        audio, rate = media.load_audio(scene.dialogue_path, sample_rate=DRAFT_SAMPLE_RATE)
+        # who speaks when: the voices diarized, corrected by the mouths (one face talking is one speaker)
+        perception = perceive_cached(clip)
+        envelope = speech_envelope(audio, rate, perception.frame_times, perception.sample_fps)
+        turns, _ = turns_by_face(perception, diarize(audio, rate, speech=[(w.start, w.end) for w in scene.speech]),
+                                 envelope)  # fmt: skip
+        detected, probability = source, 1.0
+        if rows is None:
+            transcript = transcribe_source(audio, rate, language=source)
+            detected, probability = transcript.language, transcript.probability
+            chosen = make_translator(translator, detected, to)
+            lines = segment(transcript.words, turns, speech=scene.speech)
+            if not lines:
+                raise CinedubError(f"no words heard in {clip.name}'s dialogue ({transcript.language})")
+            translations = chosen.translate([(line.text, line.end - line.start) for line in lines])
+            rows = [ReviewRow(line=number, speaker=line.speaker, start=line.start, end=line.end, source=line.text,
+                              translation=t.text, reading_s=t.natural_s, route=t.route, flag=t.flag)
+                    for number, (line, t) in enumerate(zip(lines, translations, strict=True), 1)]  # fmt: skip
+        lines = script_lines(rows, to)
+        write_review(out_dir / "review.csv", rows)
+        write_srt(out_dir / f"script.{to}.srt", lines)
+        write_script(out_dir / f"script.{to}.yaml", lines, clip=clip)
+        speakers = {row.speaker for row in rows}
+        cast = None
+        if len(speakers) > 1:  # each speaker in their own voice: their own speech, cut by the diarization
+            voices = speaker_voices(scene, [t for t in turns if t.speaker in speakers], out_dir)
+            cast = {name: CastMember(name=name, voice=str(path.resolve())) for name, path in voices.items()}
+        dub = self.dub(clip, lines, None, session=session, out=out_dir, ambience=ambience, cast=cast,
+                       scene_sound=scene)  # fmt: skip
+        return LocalizeResult(source_language=detected, probability=probability, language=to, rows=rows,
+                              review_path=out_dir / "review.csv", dub=dub)  # fmt: skip
 
     def sessions(self) -> list[SessionSummary]:
         if not (self.home / "sessions.sqlite").exists():
@@ -492,6 +587,17 @@ class Studio:
 
     def takes(self, session: str) -> list[TakeRecord]:
         return [TakeRecord.model_validate(t) for t in self.session(session).get("takes", [])]
+
+
+def revision(values: dict[str, Any], lines: list[Line]) -> list[Line] | None:
+    """`lines` when they are the session's (state `values`) lines with only some words (or their language)
+    changed: a revision the next take re-renders only those lines for; None when they are the same lines or
+    differ in more (count, windows, speakers, emotions: another script)."""
+    old = [Line.model_validate(x) for x in values["lines"]]
+    if old == lines or len(old) != len(lines):
+        return None
+    words_only = all(o.model_copy(update={"text": n.text, "language": n.language}) == n for o, n in zip(old, lines))
+    return lines if words_only else None
 
 
 def _first_error(err: ValidationError) -> str:

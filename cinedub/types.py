@@ -50,6 +50,8 @@ class Line(Record):
     emotion: Emotion | None = None
     intensity: float | None = Field(default=None, ge=0.0, le=1.0)
     note: str | None = None
+    # the language the text is in (ISO 639-1): the actor reads it with a voice for that language
+    language: str = Field(default="en", pattern=r"^[a-z]{2}$")
 
     @field_validator("speaker", "note")
     @classmethod

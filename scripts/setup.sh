@@ -6,8 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # ffmpeg muxes the dub; pocketsphinx-testdata holds the LibriVox voice of the bundled sample;
-# chromium runs the studio's browser tests (driven by playwright, which downloads no browser).
-APT_PACKAGES=(ffmpeg pocketsphinx-testdata chromium)
+# chromium runs the studio's browser tests (driven by playwright, which downloads no browser); apertium and
+# its pairs translate offline for `cinedub localize`, and espeak-ng reads the languages Piper's voice can't.
+APT_PACKAGES=(ffmpeg pocketsphinx-testdata chromium apertium apertium-eng-spa apertium-es-pt espeak-ng)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

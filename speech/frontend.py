@@ -8,8 +8,12 @@ times) and abbreviations are read by context: "St." is Saint before a name and S
 "Dr." doctor or Drive the same way, and "No." is "number" only before a number ("I said no." stays).
 The normalised text is what the syllable count, the duration estimate and the actor all read.
 
-The voice (Piper en_US joe) speaks English written in Latin letters only: `check_speakable` refuses
-other scripts, and lines with no words at all, before any work is done.
+Other languages (LANGUAGES: Spanish, Portuguese, French, Italian, German, Catalan, Galician) get the
+same markup and emoji handling, their numbers in their own words (num2words), syllables counted as vowel
+nuclei with the language's vowels and diphthongs, and the language's own speaking rate.
+
+Each language's voice reads Latin letters only: `check_speakable` refuses other scripts, and lines with
+no words at all, before any work is done.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import html
 import re
 import unicodedata
 from collections import Counter
+from dataclasses import dataclass
 
 from num2words import num2words
 
@@ -38,7 +43,6 @@ MAX_SQUEEZE = 1.8
 # ... and at most this much slower before it drawls.
 MAX_STRETCH = 1.6
 
-VOICE_LANGUAGE = "English"
 MAX_CARDINAL_DIGITS = 15  # up to hundreds of trillions; longer digit strings are read one digit at a time
 
 # Abbreviations read by what stands around them: a title before a name, a place after one.
@@ -66,6 +70,86 @@ _LEFTOVER = re.compile(r"[^\w\s'.,;:!?\"()\u2014-]|_")
 _SCRIPT_LANGUAGES = {"CJK": "Chinese", "HIRAGANA": "Japanese", "KATAKANA": "Japanese", "HANGUL": "Korean",
                      "ARABIC": "Arabic", "HEBREW": "Hebrew", "CYRILLIC": "Cyrillic script",
                      "GREEK": "Greek", "DEVANAGARI": "Devanagari script", "THAI": "Thai"}  # fmt: skip
+
+
+
+# Syllabic rates of read speech, syllables/s (Pellegrino, Coupé & Marsico 2011, "A cross-language
+# perspective on speech information rate", Language 87(3)). Portuguese is not among them: Voigt &
+# Schüppert (2013, "Articulation rate and syllable reduction in Spanish and Portuguese") find no
+# difference between European Portuguese and Spanish in canonical (written-syllable) articulation rate,
+# which is what count_syllables counts, so Portuguese takes Spanish's. Catalan and Galician have no value
+# there either: they take Spanish's, their syllable-timed Ibero-Romance neighbour's (an assumption).
+LITERATURE_SYLLABLES_PER_SECOND = {"en": 6.19, "es": 7.82, "pt": 7.82, "fr": 7.18, "it": 6.99, "de": 5.97,
+                                   "ca": 7.82, "gl": 7.82}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SpokenLanguage:
+    """What the front end knows of a language: its name, its number words and how its syllables form.
+
+    Syllables are vowel nuclei: a run of vowel letters is one nucleus (a diphthong, a digraph such as
+    French "eau") except where the language splits it (a hiatus): between two strong vowels
+    (`split_strong`: Spanish "po-e-ta", not French "eau"), next to a `hiatus` letter (stressed í/ú,
+    a diaeresis), or, with `rising_hiatus`, between a weak and a following strong vowel (Catalan
+    "grà-ci-a") except after q/g.
+    """
+
+    name: str  # in errors: "this voice speaks Spanish"
+    num2words: str  # num2words' language code
+    vowels: str
+    strong: str = ""  # vowels that never glide (the rest, i/u/ü/y, glide next to another vowel)
+    hiatus: str = ""  # a vowel that is a nucleus of its own next to any other vowel
+    glide_after: str = ""  # strong vowels a following strong vowel glides onto (Portuguese "ão", "õe")
+    split_strong: bool = False
+    rising_hiatus: bool = False
+    silent_final_e: bool = False  # French: a word's last "e"/"es" after a consonant is not a syllable
+    decimal_word: str = ""  # what the decimal comma is read as
+    percent_word: str = ""
+    and_word: str = ""
+
+
+_SPANISH = {"vowels": "aeiouáéíóúüy", "strong": "aeoáéó", "hiatus": "íú", "split_strong": True}
+LANGUAGES: dict[str, SpokenLanguage] = {
+    "en": SpokenLanguage("English", "en", "aeiouy"),  # English keeps its own rules (below)
+    "es": SpokenLanguage("Spanish", "es", **_SPANISH, decimal_word="coma", percent_word="por ciento",
+                         and_word="y"),
+    "pt": SpokenLanguage("Portuguese", "pt", "aeiouáéíóúâêôãõàüy", "aeoáéóâêôãõà", "íú", glide_after="ãõ",
+                         split_strong=True, decimal_word="vírgula", percent_word="por cento", and_word="e"),
+    "fr": SpokenLanguage("French", "fr", "aeiouyàâæéèêëîïôœùûüÿ", hiatus="éëïü", silent_final_e=True,
+                         decimal_word="virgule", percent_word="pour cent", and_word="et"),
+    "it": SpokenLanguage("Italian", "it", "aeiouàèéìíòóùúy", "aeoàèéòó", split_strong=True,
+                         decimal_word="virgola", percent_word="per cento", and_word="e"),
+    "de": SpokenLanguage("German", "de", "aeiouäöüy", decimal_word="Komma", percent_word="Prozent",
+                         and_word="und"),
+    "ca": SpokenLanguage("Catalan", "ca", "aeiouàèéíïòóúüy", "aeoàèéòó", "íúï", split_strong=True,
+                         rising_hiatus=True, decimal_word="coma", percent_word="per cent", and_word="i"),
+    # num2words has no Galician: Portuguese number words (near-identical syllables) stand in, for counting.
+    "gl": SpokenLanguage("Galician", "pt", **_SPANISH, decimal_word="coma", percent_word="por cento",
+                         and_word="e"),
+}  # fmt: skip
+
+
+def spoken_language(language: str) -> SpokenLanguage:
+    """The front end's description of `language` (ISO 639-1), or a one-line CinedubError."""
+    if language not in LANGUAGES:
+        raise CinedubError(f"no text front end for language {language!r} "
+                           f"(cinedub reads {', '.join(sorted(LANGUAGES))})")  # fmt: skip
+    return LANGUAGES[language]
+
+
+def syllables_per_second(language: str = "en") -> float:
+    """The natural articulation rate the estimate uses for `language`.
+
+    English's is the voice's measured rate (SYLLABLES_PER_SECOND, 5.66, against 6.19 in the literature);
+    another language's is its literature rate scaled by the same ratio, so a line and its translation are
+    estimated by the same speaker's tempo and their estimates compare (a translation that "fits" fits
+    for a speaker as fast as the English one).
+    """
+    if language == "en":
+        return SYLLABLES_PER_SECOND
+    spoken_language(language)
+    literature = LITERATURE_SYLLABLES_PER_SECOND
+    return literature[language] * SYLLABLES_PER_SECOND / literature["en"]
 
 
 def _words(value: int | str, to: str = "cardinal") -> str:
@@ -208,14 +292,51 @@ def _spoken_char(char: str) -> bool:
     return ord(char) not in _INVISIBLE and unicodedata.category(char) not in _UNSPOKEN_CATEGORIES
 
 
-def normalize_text(text: str) -> str:
+def _foreign_digit(digit: str, language: SpokenLanguage) -> str:
+    return num2words(int(digit), lang=language.num2words)
+
+
+def _foreign_number(match: re.Match[str], language: SpokenLanguage) -> str:
+    """'2.000,5' -> 'dos mil coma cinco' (Spanish): the integer in the language's words, each decimal digit
+    read on its own after the language's decimal word."""
+    minus, digits, decimals = match.groups()
+    digits = digits.replace(".", "")
+    if len(digits) > MAX_CARDINAL_DIGITS:
+        return " " + " ".join(_foreign_digit(d, language) for d in digits) + " "
+    words = num2words(int(digits), lang=language.num2words)
+    if decimals:
+        words += f" {language.decimal_word} " + " ".join(_foreign_digit(d, language) for d in decimals)
+    if minus:
+        words = num2words(-1, lang=language.num2words).split()[0] + " " + words  # the language's "minus"
+    return f" {words} "
+
+
+# Numbers written the continental way: a dot groups thousands (2.000), a comma (or a dot before other
+# than three digits) marks the decimals (3,5 / 3.14).
+_FOREIGN_NUMBER = re.compile(r"(?<![\w.,])(-)?(\d{1,3}(?:\.\d{3})+(?![\d])|\d+)(?:[.,](\d+))?")
+_FOREIGN_PERCENT = re.compile(r"(\d[\d.,]*)\s?%")
+
+
+def _normalize_foreign(text: str, language: SpokenLanguage) -> str:
+    """Numbers, percentages and "&" in the language's words (its abbreviations are left as written)."""
+    text = _FOREIGN_PERCENT.sub(lambda m: f"{m.group(1)} {language.percent_word} ", text)
+    text = _FOREIGN_NUMBER.sub(lambda m: _foreign_number(m, language), text)
+    text = _DIGITS.sub(lambda m: _foreign_number(_FOREIGN_NUMBER.match(m.group(0)), language), text)
+    return text.replace("&", f" {language.and_word} ")
+
+
+def normalize_text(text: str, language: str = "en") -> str:
     """What a reader says for `text`: markup, emoji and symbols gone, numbers and abbreviations in words.
 
     Idempotent (normalising the result changes nothing), so every stage may call it on what it has.
+    `language` (ISO 639-1, one of LANGUAGES) says whose words the numbers are read in.
     """
     text = _MARKUP.sub(" ", _MARKUP_BREAK.sub(", ", text))
     text = unicodedata.normalize("NFKC", html.unescape(text)).translate(_QUOTES)
     text = "".join(char for char in text if _spoken_char(char))
+    if language != "en":
+        text = _normalize_foreign(text, spoken_language(language))
+        return _tidy(text)
     text = _NUMBER_SIGN.sub("number ", text)
     text = _SLASH_DATE.sub(_slash_date, text)
     text = _ISO_DATE.sub(_iso_date, text)
@@ -231,6 +352,11 @@ def normalize_text(text: str) -> str:
     text = _ABBREVIATION.sub(_abbreviation, text)
     for symbol, words in _SYMBOLS.items():
         text = text.replace(symbol, words)
+    return _tidy(text)
+
+
+def _tidy(text: str) -> str:
+    """Unreadable characters out, one pause mark where several stood, single spaces."""
     text = _LEFTOVER.sub(" ", text)
     text = re.sub(r"\s+([,.;:!?])", r"\1", text)
     text = re.sub(r"([,;:])(?:\s*[,;:])+", r"\1", text)  # one pause, not several
@@ -248,16 +374,18 @@ def _quoted(text: str, limit: int = 40) -> str:
     return repr(text if len(text) <= limit else text[: limit - 1] + "\u2026")
 
 
-def check_speakable(text: str) -> str:
-    """The normalised text of a line the voice can say, or a one-line CinedubError: a line written in
-    another script than Latin letters, or one with no words at all (emoji, symbols, punctuation)."""
-    spoken = normalize_text(text)
+def check_speakable(text: str, language: str = "en") -> str:
+    """The normalised text of a line the voice for `language` can say, or a one-line CinedubError: a line
+    written in another script than Latin letters, or one with no words at all (emoji, symbols,
+    punctuation), or a language the front end doesn't read."""
+    name = spoken_language(language).name
+    spoken = normalize_text(text, language)
     foreign = [_script(char) for char in spoken if char.isalpha() and _script(char) != "LATIN"]
     if foreign:
         languages = [_SCRIPT_LANGUAGES.get(script, f"{script.title()} script") for script in foreign]
-        language = "Japanese" if "Japanese" in languages else Counter(languages).most_common(1)[0][0]
-        raise CinedubError(f"this voice speaks {VOICE_LANGUAGE}; the line {_quoted(text)} is in {language}")
-    if not re.search(r"[A-Za-z]", spoken):
+        written_in = "Japanese" if "Japanese" in languages else Counter(languages).most_common(1)[0][0]
+        raise CinedubError(f"this voice speaks {name}; the line {_quoted(text)} is in {written_in}")
+    if not re.search(r"[A-Za-z]" if language == "en" else r"[^\W\d_]", spoken):
         raise CinedubError(f"the line {_quoted(text)} has no words to speak "
                            "(only emoji, symbols or punctuation)")  # fmt: skip
     return spoken
@@ -279,26 +407,67 @@ def _word_syllables(word: str) -> int:
     return max(1, count)
 
 
-def count_syllables(text: str) -> int:
-    """Syllables in the normalised text (letters only; apostrophes kept inside words)."""
-    words = re.findall(r"[a-z]+(?:'[a-z]+)?", normalize_text(text).lower())
-    return sum(_word_syllables(w.replace("'", "")) for w in words)
+def _splits(prev: str, cur: str, before: str, language: SpokenLanguage) -> bool:
+    """Whether two adjacent vowel letters belong to two syllables (a hiatus) in `language`."""
+    if prev in language.hiatus or cur in language.hiatus:
+        return True  # Spanish "pa-ís", "dí-a"; French "na-ïf", "a-é-ro-port"
+    if prev in language.strong and cur in language.strong:
+        return language.split_strong and prev not in language.glide_after  # "po-e-ta"; Portuguese "não"
+    if language.rising_hiatus and cur in language.strong:
+        return not (prev in "uü" and before in "qg")  # Catalan "grà-ci-a", but "qua", "ai-gua"
+    return False  # a diphthong: Spanish "cie-lo", "bai-le", "ciu-dad"
 
 
-def count_pauses(text: str) -> tuple[int, int]:
+def _nuclei(word: str, language: SpokenLanguage) -> list[str]:
+    """The vowel nuclei of a lower-case word, one per syllable."""
+    vowels = language.vowels
+    word = re.sub(f"y(?=[{vowels}])", "j", word)  # "y" before a vowel is a consonant ("yo", "ayer")
+    nuclei: list[str] = []
+    for match in re.finditer(f"[{vowels}]+", word):
+        group, start = match.group(0), match.start()
+        nuclei.append(group[0])
+        for i in range(1, len(group)):
+            before = word[start + i - 2] if start + i >= 2 else ""
+            if _splits(group[i - 1], group[i], before, language):
+                nuclei.append(group[i])
+            else:
+                nuclei[-1] += group[i]
+    silent_e = nuclei[-1:] == ["e"] and re.search(r"[^aeiouy]es?$", word)
+    if language.silent_final_e and len(nuclei) > 1 and silent_e:
+        nuclei.pop()  # French "lu-ne" is one syllable, "an-né-e" two
+    return nuclei
+
+
+def count_syllables(text: str, language: str = "en") -> int:
+    """Syllables in the normalised text (letters only; apostrophes kept inside words).
+
+    Another language than English counts vowel nuclei with its own vowels and diphthongs (_nuclei); an
+    elided word joins the next ("qu'il", "l'uomo"), as it is said.
+    """
+    if language == "en":
+        words = re.findall(r"[a-z]+(?:'[a-z]+)?", normalize_text(text).lower())
+        return sum(_word_syllables(w.replace("'", "")) for w in words)
+    spoken = spoken_language(language)
+    words = re.findall(r"[^\W\d_]+(?:'[^\W\d_]+)*", normalize_text(text, language).lower())
+    return sum(len(_nuclei(w.replace("'", ""), spoken)) for w in words)
+
+
+def count_pauses(text: str, language: str = "en") -> tuple[int, int]:
     """(comma-like pauses, sentence breaks) inside the line; a final full stop doesn't count."""
-    body = normalize_text(text).rstrip(" .!?\"')")
+    body = normalize_text(text, language).rstrip(" .!?\"')")
     commas = len(re.findall(r"[,;:\u2014]|--| - ", body))
     sentences = len(re.findall(r"[.!?]+[\"')]*\s", body))
     return commas, sentences
 
 
-def estimate_speech_seconds(text: str, pace: float = 1.0) -> float:
+def estimate_speech_seconds(text: str, pace: float = 1.0, language: str = "en") -> float:
     """How long the voice takes to say `text` naturally at `pace` (2.0 = twice as fast), in seconds.
 
     The director compares this with a speaking window: far outside the window means the line won't fit
-    without sounding rushed or dragged.
+    without sounding rushed or dragged. `language` (ISO 639-1) is the text's: its syllables and its
+    speaking rate (syllables_per_second); the pauses last as long in every language.
     """
-    commas, sentences = count_pauses(text)
-    seconds = count_syllables(text) / SYLLABLES_PER_SECOND + commas * COMMA_PAUSE_S + sentences * SENTENCE_PAUSE_S
+    commas, sentences = count_pauses(text, language)
+    rate = syllables_per_second(language)
+    seconds = count_syllables(text, language) / rate + commas * COMMA_PAUSE_S + sentences * SENTENCE_PAUSE_S
     return seconds / max(pace, 1e-3)

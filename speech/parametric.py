@@ -1,4 +1,5 @@
-"""The embedded actor: Piper speaks, WORLD re-performs (emotion, retrieved references, timing, timbre)."""
+"""The embedded actor: a reader speaks (Piper for English, espeak-ng for other languages: reader.py), WORLD
+re-performs (emotion, retrieved references, timing, timbre)."""
 
 from __future__ import annotations
 
@@ -25,7 +26,6 @@ from .audio import (
 )
 from .frontend import MAX_SQUEEZE, check_speakable, count_syllables, estimate_speech_seconds
 from .measure import energy_slope_db_per_s, measure_prosody
-from .piper_voice import NOISE_SCALE, NOISE_W_SCALE, speak
 from .prosody import (
     REFERENCE_RANGE_FACTOR_LIMITS,
     blend_toward,
@@ -36,6 +36,7 @@ from .prosody import (
     render_f0,
     tilt_gain,
 )
+from .reader import check_reader, read, reader_report
 from .timbre import TimbreMatch, VoiceProfile, actor_profile, apply_envelope, match_timbre, profile_key, voice_profile
 from .voice import check_voice
 from .world import PAUSE_ELASTICITY, analyse, fit_duration, synthesise
@@ -48,7 +49,8 @@ PROFILE_CACHE_SIZE = 16
 
 
 class ParametricActor:
-    """Piper joe-medium + WORLD: emotion as prosody, blended toward the direction's retrieved references
+    """Piper joe-medium (or, for a line in another language than English, espeak-ng's voice for it) + WORLD:
+    emotion as prosody, blended toward the direction's retrieved references
     (F0 range, energy contour, speaking rate; see prosody.py), exact window fit, timbre moved to the
     reference voice.
 
@@ -92,14 +94,16 @@ class ParametricActor:
         window_s = direction.window.duration
         num_samples = int(round(window_s * SAMPLE_RATE))
         targets = prosody_targets(direction)
-        text = check_speakable(line.text)  # what the voice says (and what the report shows)
+        language = line.language
+        text = check_speakable(line.text, language)  # what the voice says (and what the report shows)
+        check_reader(language)
         blend = reference_blend(direction.references)
         lent: dict[str, tuple[float, float]] = {}  # measure -> (own, target): what the references changed
         if blend is not None and blend.speaking_rate_sps is not None:
             # The window imposes syllables / window; the references ask for their own rate. Blending the
             # emotion's articulation-rate factor toward theirs moves time between phones and pauses
             # (Piper reads faster or slower, the warp gives the difference mostly to the pauses).
-            imposed_sps = count_syllables(text) / window_s
+            imposed_sps = count_syllables(text, language) / window_s
             rate = blended_rate(targets.rate, blend.speaking_rate_sps / imposed_sps)
             lent["speaking_rate_sps"] = (imposed_sps * targets.rate, imposed_sps * rate)
             targets = replace(targets, rate=rate)
@@ -108,17 +112,17 @@ class ParametricActor:
         if self.timbre:
             check_voice(voice)
             reference = self.reference_profile(voice)
-            own = actor_profile()
+            own = actor_profile(language)
             match = match_timbre(own, reference)
             lap("voice_profile")
 
-        # 1. Synthesis: Piper reads at the tempo that brings its natural duration to the window (the
-        # director's pace is already in the window), articulating the emotion's `rate` faster; the warp
-        # below keeps that articulation and gives the difference to the pauses.
-        natural_s = estimate_speech_seconds(text)
+        # 1. Synthesis: the reader (Piper, or espeak-ng) reads at the tempo that brings its natural duration
+        # to the window (the director's pace is already in the window), articulating the emotion's `rate`
+        # faster; the warp below keeps that articulation and gives the difference to the pauses.
+        natural_s = estimate_speech_seconds(text, language=language)
         neutral_scale = float(np.clip(window_s / max(natural_s, 1e-3), *LENGTH_SCALE_LIMITS))
         length_scale = float(np.clip(neutral_scale / targets.rate, *LENGTH_SCALE_LIMITS))
-        spoken = speak(text, length_scale=length_scale)
+        spoken = read(text, language, length_scale=length_scale)
         lap("synthesis")
 
         # 2. Analysis of the speech only (silence trimmed by the same detector measure.py uses).
@@ -185,7 +189,9 @@ class ParametricActor:
             "intensity": direction.intensity,
             "seed": direction.seed,
             "prosody": targets.to_dict(),
-            "piper": {"length_scale": round(length_scale, 4), "noise_scale": NOISE_SCALE, "noise_w": NOISE_W_SCALE},
+            "language": language,
+            # "reader", its settings and, off English, that it is the offline fallback
+            **reader_report(language, length_scale),
             # how many times faster than its neutral reading the line was articulated (the pauses took the rest)
             "articulation": round(articulation, 4),
             "natural_speech_s": round(len(speech) / SAMPLE_RATE, 4),

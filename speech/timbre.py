@@ -43,6 +43,32 @@ CALIBRATION_TEXT = (
     "the afternoon. Please put the box on the table, and bring me the blue cup. Nobody knows what "
     "happened to the ship after it left the harbour at night."
 )
+# The same sentences in each language another reader (espeak-ng) speaks: that reader's own profile is
+# taken from speech in its language, as the takes it reshapes are.
+CALIBRATION_TEXTS = {
+    "en": CALIBRATION_TEXT,
+    "es": ("No era un joven mal dispuesto. Mañana el tiempo será frío y ventoso, con lluvia por la tarde. "
+           "Por favor, pon la caja en la mesa y tráeme la taza azul. Nadie sabe qué le pasó al barco "
+           "después de salir del puerto por la noche."),
+    "pt": ("Ele não era um jovem mal intencionado. Amanhã o tempo vai estar frio e com vento, com chuva à "
+           "tarde. Por favor, põe a caixa na mesa e traz o copo azul. Ninguém sabe o que aconteceu ao "
+           "navio depois de sair do porto à noite."),
+    "fr": ("Ce n'était pas un jeune homme mal intentionné. Demain, le temps sera froid et venteux, avec de "
+           "la pluie l'après-midi. Pose la boîte sur la table, s'il te plaît, et apporte-moi la tasse "
+           "bleue. Personne ne sait ce qui est arrivé au navire après son départ du port, la nuit."),
+    "it": ("Non era un giovane mal disposto. Domani il tempo sarà freddo e ventoso, con pioggia nel "
+           "pomeriggio. Per favore, metti la scatola sul tavolo e portami la tazza blu. Nessuno sa cosa "
+           "sia successo alla nave dopo che ha lasciato il porto di notte."),
+    "de": ("Er war kein übel gesinnter junger Mann. Das Wetter wird morgen kalt und windig, mit Regen am "
+           "Nachmittag. Bitte stell die Kiste auf den Tisch und bring mir die blaue Tasse. Niemand weiß, "
+           "was mit dem Schiff geschah, nachdem es nachts den Hafen verlassen hatte."),
+    "ca": ("No era un jove mal intencionat. Demà farà fred i vent, amb pluja a la tarda. Si us plau, posa "
+           "la caixa damunt la taula i porta'm la tassa blava. Ningú no sap què li va passar al vaixell "
+           "després de sortir del port de nit."),
+    "gl": ("Non era un mozo mal intencionado. Mañá o tempo será frío e ventoso, con chuvia pola tarde. Por "
+           "favor, pon a caixa na mesa e tráeme a cunca azul. Ninguén sabe que lle pasou ao barco despois "
+           "de saír do porto pola noite."),
+}
 
 
 @dataclass(frozen=True)
@@ -105,12 +131,16 @@ def profile_key(audio: np.ndarray, sample_rate: int) -> str:
     return digest.hexdigest()
 
 
-@functools.lru_cache(maxsize=1)
-def actor_profile() -> VoiceProfile:
-    """The actor voice's own profile (Piper joe on CALIBRATION_TEXT), computed once per process."""
-    from .piper_voice import speak
+@functools.lru_cache(maxsize=len(CALIBRATION_TEXTS))
+def actor_profile(language: str = "en") -> VoiceProfile:
+    """The profile of the reader that speaks `language` (Piper joe for English, espeak-ng's voice for
+    another: reader.py), from CALIBRATION_TEXTS in that language, computed once per process and reader."""
+    from .frontend import spoken_language
+    from .reader import read
 
-    return voice_profile(speak(CALIBRATION_TEXT), SAMPLE_RATE)
+    if language not in CALIBRATION_TEXTS:
+        spoken_language(language)  # the front end's one-line error names the languages it reads
+    return voice_profile(read(CALIBRATION_TEXTS[language], language), SAMPLE_RATE)
 
 
 def warp_envelope(envelope: np.ndarray, warp: float) -> np.ndarray:

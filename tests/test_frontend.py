@@ -8,7 +8,13 @@ from __future__ import annotations
 import pytest
 
 from cinedub.errors import CinedubError
-from cinedub.speech.frontend import check_speakable, count_pauses, estimate_speech_seconds, normalize_text
+from cinedub.speech.frontend import (
+    check_speakable,
+    count_pauses,
+    count_syllables,
+    estimate_speech_seconds,
+    normalize_text,
+)
 
 NORMALISED = [
     # The "No." trap: a full stop after "no" ends a sentence unless a number follows.
@@ -93,3 +99,23 @@ def test_speakable_lines_come_back_normalised():
     assert check_speakable("Café au lait, s'il vous plaît.") == "Café au lait, s'il vous plaît."
     assert check_speakable("I love you 😀🔥") == "I love you"
     assert check_speakable("42") == "forty two"
+
+
+@pytest.mark.parametrize(("line", "language", "name"), [
+    ("Привет, как дела?", "es", "Spanish"),
+    ("你好，我是你的朋友。", "pt", "Portuguese"),
+    ("مرحبا، كيف حالك؟", "fr", "French"),
+])  # fmt: skip
+def test_other_scripts_are_refused_in_every_language(line, language, name):
+    with pytest.raises(CinedubError, match=f"^this voice speaks {name}; the line .* is in "):
+        check_speakable(line, language)
+
+
+def test_english_is_the_default_language():
+    line = "In 1984 Mr. Smith paid $3.50, no. 5."
+    assert normalize_text(line) == normalize_text(line, "en")
+    assert estimate_speech_seconds(line) == estimate_speech_seconds(line, language="en")
+    assert check_speakable(line) == check_speakable(line, "en")
+    # French reads its own letters and elisions: "qu'il" is one syllable, a final "e" after a consonant none
+    assert check_speakable("Qu'il pleuve, l'été à Noël!", "fr") == "Qu'il pleuve, l'été à Noël!"
+    assert count_syllables("Qu'il pleuve, l'été à Noël!", "fr") == 7  # qu'il pleu(ve) l'é-té à No-ël

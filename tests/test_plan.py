@@ -115,6 +115,25 @@ def test_a_retake_of_line_2_keeps_lines_1_and_3(sample, tmp_path, capsys, cinedu
     assert all(json.loads(json.dumps(state)) == state for state in states)
 
 
+def test_new_words_for_one_line_re_render_that_line_only(sample, tmp_path, cinedub_home):
+    lines = [Line(text=text, window=Window(start=a, end=b)) for text, a, b in LINES]
+    studio = Studio()
+    first = studio.dub(sample.clip, lines, sample.voice, session="words", out=tmp_path / "out")
+    edited = [*lines[:1], lines[1].model_copy(update={"text": "We ride home tonight."}), *lines[2:]]
+    second = studio.dub(sample.clip, edited, sample.voice, session="words")
+    assert (second.take.index, second.take.rerendered) == (2, [2])
+    assert [r.text for r in second.take.lines] == [line.text for line in edited]
+    assert "line 2" in " ".join(second.messages)
+    assert [_sha(a.path) == _sha(b.path) for a, b in zip(first.take.lines, second.take.lines)] == [True, False, True]
+    # more than words changed is another script: one line, nothing done
+    moved = [*edited[:2], edited[2].model_copy(update={"window": Window(start=3.0, end=3.9)})]
+    with pytest.raises(CinedubError, match="only its lines' words"):
+        studio.dub(sample.clip, moved, sample.voice, session="words")
+    with pytest.raises(CinedubError, match="not both"):
+        studio.dub(sample.clip, lines, sample.voice, session="words", note="slower")
+    assert len(studio.takes("words")) == 2
+
+
 def test_a_session_saved_before_plans_per_line_still_takes_notes(sample, tmp_path, capsys):
     """The state the release before per-line plans checkpointed (one `direction`, the lines' `base_windows`,
     takes without their lines), written through the real SqliteSaver, opens and takes notes."""

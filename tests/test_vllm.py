@@ -17,6 +17,7 @@ from cinedub.agents.frames import sample_frames
 from cinedub.agents.openai_model import OpenAIChat
 from cinedub.agents.vlm import VisionPrompt
 from cinedub.agents.vlm_reasoner import build_reason_prompt
+from cinedub.errors import CinedubError
 from tests.servers import ServerNotReady
 
 from .conftest import pyfeat, run_cinedub
@@ -110,3 +111,51 @@ def test_classify_through_openai_repairs_then_falls_back(vllm_url, short_answers
     for record in records:
         assert record["reasoner"] == f"openai:{vllm_url}→rules"
         _assert_repaired_then_fell_back(record["reasoner_notes"])
+
+
+# Translation on the director's model (cinedub/translate.py, `cinedub localize --translator openai:URL`).
+
+
+class _Sent:
+    """The real OpenAIChat, keeping the chat messages it sends for each prompt (OpenAIChat.generate sends
+    exactly chat.messages(prompt)) and the server's answers."""
+
+    def __init__(self, chat: OpenAIChat) -> None:
+        self.chat, self.name, self.messages, self.answers = chat, chat.name, [], []
+
+    def generate(self, prompt: VisionPrompt, *, max_new_tokens: int) -> str:
+        self.messages.append(self.chat.messages(prompt))
+        self.answers.append(self.chat.generate(prompt, max_new_tokens=max_new_tokens))
+        return self.answers[-1]
+
+
+def test_translation_request_carries_the_window_and_the_length_rule(vllm_url, short_answers):
+    from cinedub.translate import FIT_TOLERANCE, ModelTranslator, apertium_route
+
+    sent = _Sent(OpenAIChat(vllm_url, timeout_s=300))
+    translator = ModelTranslator(sent, "en", "es", fallback=apertium_route("en", "es"))
+    [line] = translator.translate([("Hello, my friend.", 1.2)])
+    print("answers", sent.answers, "line", line)
+    system, user = sent.messages[0][:2]
+    question = user["content"][-1]["text"]
+    assert "film dialogue for dubbing" in system["content"] and "English to Spanish" in question
+    assert "Line: Hello, my friend." in question and "spoken in 1.20 s" in question
+    assert "syllables per second" in question and f"within ±{FIT_TOLERANCE:.0%} (1.02 to 1.38 s)" in question
+    # The random model gives no Spanish line: Apertium's rendering is used, and the review table says so.
+    assert line.route == "apertium eng-spa" and line.text == "Hola, mi amigo."
+    assert line.flag.startswith("the model's answer was unusable ("), line.flag
+
+
+def test_translation_through_openai_falls_back_to_apertium_or_fails_in_one_line(vllm_url, short_answers):
+    from cinedub.translate import translate_lines
+
+    [line] = translate_lines([("Cheguei e faz um mês, um mês que eu cheguei.", 3.42)], "pt", "en",
+                             translator=f"openai:{vllm_url}")  # fmt: skip
+    assert line.route == "apertium pt-es | spa-eng" and "arrived" in line.text
+    assert line.flag.startswith("the model's answer was unusable ("), line.flag
+    with pytest.raises(CinedubError) as err:
+        translate_lines([("Всем привет!", 1.5)], "ru", "en", translator=f"openai:{vllm_url}")
+    message = str(err.value)
+    assert message.startswith(f"openai:{vllm_url.rstrip('/')} gave no usable translation of line 1 (")
+    assert "\n" not in message
+    assert "no offline translation from Russian to English" in message
