@@ -202,9 +202,10 @@ def available_pairs() -> str:
 def _run_mode(mode: Mode, lines: list[str]) -> list[str]:
     """`lines` through one mode in one call, each its own paragraph: Apertium's transfer reorders words
     across a plain line break (and `-f line` does too, dropping the final full stop) but never across a
-    blank line. `-u` drops the unknown-word marks (the word itself stays)."""
+    blank line. The unknown-word marks are kept (`*word`; a pivot's next mode passes them on) for
+    `untranslated` to find."""
     try:
-        done = subprocess.run([_apertium(), "-u", mode.name], input="\n\n".join(lines) + "\n",
+        done = subprocess.run([_apertium(), mode.name], input="\n\n".join(lines) + "\n",
                               capture_output=True, text=True, timeout=APERTIUM_TIMEOUT_S)  # fmt: skip
     except (OSError, subprocess.TimeoutExpired) as err:
         raise CinedubError(f"apertium {mode.name} failed: {err}") from None
@@ -212,6 +213,32 @@ def _run_mode(mode: Mode, lines: list[str]) -> list[str]:
         why = " ".join(done.stderr.split())[:200] or f"exit status {done.returncode}"
         raise CinedubError(f"apertium {mode.name} failed: {why}")
     return [" ".join(paragraph.split()) for paragraph in re.split(r"\n\s*\n", done.stdout.strip())]
+
+
+# Apertium's marks: `*` a word it does not know (passed through in the source language), `#` a word it could
+# not generate and `@` one its transfer could not handle (both translated lemmas: the mark alone goes).
+_UNKNOWN = re.compile(r"(?<![\w*])\*+([\w'-]+)")
+_MARKS = re.compile(r"(?<!\w)[#@]+(?=\w)")
+
+
+def untranslated(text: str) -> tuple[str, list[str]]:
+    """Apertium's output without its marks and without the words it left in the source language (spoken in
+    a dub they are noise: the director reads them in the flag and writes them), and those words."""
+    words = _UNKNOWN.findall(text)
+    kept = _MARKS.sub("", _UNKNOWN.sub("", text))
+    kept = re.sub(r"\s+([.,;:!?])", r"\1", " ".join(kept.split()))  # no space left before punctuation
+    kept = re.sub(r"[,;:]+(?=[.!?])", "", kept).strip(" ,;:")  # nor a comma before the full stop
+    return kept, words
+
+
+def offline_renderings(texts: list[str], route: list[Mode]) -> list[tuple[str, str | None]]:
+    """Each text through the route, without the words Apertium could not translate, and the flag naming them
+    (None when every word was translated)."""
+    out = []
+    for text in apertium_translate(texts, route):
+        kept, unknown = untranslated(text)
+        out.append((kept, f"not translated, left out: {', '.join(unknown)}" if unknown else None))
+    return out
 
 
 def apertium_translate(texts: list[str], route: list[Mode]) -> list[str]:
@@ -346,15 +373,17 @@ class ModelTranslator:
                                    f"({rendered[-1][1]}) and there is no offline translation from {pair} "
                                    f"to fall back on ({available_pairs()})")  # fmt: skip
         failed = [i for i, (text, _) in enumerate(rendered) if text is None]
-        offline = dict(zip(failed, apertium_translate([lines[i][0] for i in failed], self.fallback or [])))
+        offline = dict(zip(failed, offline_renderings([lines[i][0] for i in failed], self.fallback or [])))
         out = []
         for i, ((source, window_s), (text, why)) in enumerate(zip(lines, rendered)):
             if text is not None:
                 out.append(rendering(source, text, self.source_language, self.language, window_s,
                                      self.name))  # fmt: skip
             else:
-                reason = f"the model's answer was unusable ({why}); Apertium's rendering used"
-                out.append(rendering(source, offline[i], self.source_language, self.language, window_s,
+                text, left_out = offline[i]
+                reason = "; ".join(filter(None, [f"the model's answer was unusable ({why}); Apertium's rendering "
+                                                 "used", left_out]))  # fmt: skip
+                out.append(rendering(source, text, self.source_language, self.language, window_s,
                                      route_name(self.fallback or []), reason))  # fmt: skip
         return out
 
@@ -367,9 +396,9 @@ class ApertiumTranslator:
         self.name = route_name(route)
 
     def translate(self, lines: list[tuple[str, float]]) -> list[Translation]:
-        texts = apertium_translate([text for text, _ in lines], self.route)
-        return [rendering(source, text, self.source_language, self.language, window_s, self.name)
-                for (source, window_s), text in zip(lines, texts)]  # fmt: skip
+        texts = offline_renderings([text for text, _ in lines], self.route)
+        return [rendering(source, text, self.source_language, self.language, window_s, self.name, left_out)
+                for (source, window_s), (text, left_out) in zip(lines, texts)]  # fmt: skip
 
 
 def _fallback_route(source_language: str, language: str) -> list[Mode] | None:

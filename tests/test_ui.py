@@ -367,3 +367,196 @@ def _post_login(url: str, user: str, password: str) -> int:
             return response.status
     except urllib.error.HTTPError as err:
         return err.code
+
+
+# -- the Localize tab --------------------------------------------------------------------------------
+
+
+def test_the_review_tables_translations_are_read_back_by_line_number(tmp_path):
+    """The tab shows review.csv's columns; an edited table gives back only its translations, matched by line
+    number (the other columns stay the session's), and a table that lost lines or words is one line."""
+    from dataclasses import replace
+
+    from cinedub.localize import ReviewRow, write_review
+    from cinedub.ui.app import REVIEW_SHOWN, apply_edits, review_table
+
+    rows = [ReviewRow(line=1, speaker="S1", start=0.0, end=1.5, source="Sim.", translation="Yes.", reading_s=0.3,
+                      flag="too short for its window (0.20x)"),
+            ReviewRow(line=2, speaker="S2", start=2.0, end=3.0, source="Foi.", translation="It was.", reading_s=1.0)]  # fmt: skip
+    table = review_table(write_review(tmp_path / "review.csv", rows))
+    assert len(REVIEW_SHOWN) == 8 and table == [
+        [1, "S1", 0.0, 1.5, "Sim.", "Yes.", 0.2, "too short for its window (0.20x)"],
+        [2, "S2", 2.0, 3.0, "Foi.", "It was.", 1.0, ""]]  # fmt: skip
+    edited = [list(table[1]), list(table[0])]  # the page may send the rows sorted otherwise
+    edited[1][5] = "  Yes,   indeed. "
+    edited[1][2] = 9.0  # not the translation: the session's own start stays
+    assert apply_edits(rows, edited) == [replace(rows[0], translation="Yes, indeed."), rows[1]]
+    with pytest.raises(CinedubError, match="^line 2: the translation is empty$"):
+        apply_edits(rows, [table[0], [*table[1][:5], " ", *table[1][6:]]])
+    with pytest.raises(CinedubError, match=r"^the review table must keep its 2 lines \(1, 2\): edit only"):
+        apply_edits(rows, table[:1])
+    with pytest.raises(CinedubError, match="^the review table lost its columns"):
+        apply_edits(rows, [row[:3] for row in table])
+
+
+LOCALIZE_CLIP = Path(__file__).resolve().parents[2] / "shared" / "data" / "latentsync_demo2.mp4"  # Portuguese
+
+
+@pytest.fixture(scope="module")
+def localize_home(tmp_path_factory):
+    """A session home shared by this module's localize tests (one localize and one re-dub in all)."""
+    home = tmp_path_factory.mktemp("localize") / "home"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CINEDUB_HOME", str(home))
+        yield home
+
+
+@pytest.fixture(scope="module")
+def localized(localize_home):
+    """The Localize tab's handler on the real Portuguese clip into English, offline (Apertium): the page's
+    session, the steps it showed, and the seconds it took."""
+    import time
+    from types import SimpleNamespace
+
+    from cinedub.studio import Studio
+    from cinedub.ui.app import StudioUI
+
+    ui = StudioUI(Studio(home=localize_home))
+    name = new_session_name()
+    t0 = time.perf_counter()
+    steps = list(ui.localize(name, str(LOCALIZE_CLIP), "en", "detect", ""))
+    return SimpleNamespace(ui=ui, name=name, steps=steps, seconds=time.perf_counter() - t0,
+                           folder=localize_home / "ui" / name)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def redubbed(localized):
+    """Line 2's translation edited in the table the page showed, then "Re-dub edited lines"."""
+    import time
+    from types import SimpleNamespace
+
+    table = [list(row) for row in localized.steps[-1]["review_table"]]
+    before = [list(row) for row in table]
+    table[1][5] = "A month since I came."
+    t0 = time.perf_counter()
+    steps = list(localized.ui.redub(localized.name, table))
+    return SimpleNamespace(steps=steps, before=before, seconds=time.perf_counter() - t0)
+
+
+@pytest.mark.slow
+def test_localize_tab_translates_and_dubs_the_clip(localized, localize_home):
+    """Translate and dub: the Portuguese heard (detected), every line in the review table with an English
+    translation, the dub made in the page's session and served with the script, the table and the stems."""
+    from cinedub.ui.app import review_table
+
+    print(f"localize through the tab: {localized.seconds:.1f} s")
+    view = localized.steps[-1]
+    assert any(step["status"].startswith("Working: transcribing") for step in localized.steps[:-1])  # progress
+    assert view["status"].startswith("Take 1 is ready") and "Heard pt (p=0." in view["status"]
+    table = view["review_table"]
+    assert len(table) >= 3 and table == review_table(localized.folder / "review.csv")
+    for line, speaker, start, end, source, translation, fit, flag in table:
+        assert translation.strip() and translation != source and end > start and fit > 0
+        assert flag or abs(fit - 1) <= 0.15, (line, fit)  # a line that does not fit its window is flagged
+    assert "month" in " ".join(row[5] for row in table).lower()  # "um mês" (line 2: "Um mês que cheguei.")
+    assert [row[0] for row in table] == list(range(1, len(table) + 1))
+    assert (localized.folder / "dub.mp4").stat().st_size > 10_000 and view["loc_to"] == "en"
+    served = {Path(f).name: Path(f) for f in view["loc_files"]}
+    assert sorted(served) == ["dub.mp4", "review.csv", "script.en.srt", "script.en.yaml",
+                              "take-001.ambience.wav", "take-001.dialogue.wav"]  # fmt: skip
+    assert served["review.csv"].read_bytes() == (localized.folder / "review.csv").read_bytes()
+    assert all(not f.resolve().is_relative_to(localize_home) for f in served.values())  # copies, as served
+    assert Path(view["loc_video"]).read_bytes() == (localized.folder / "dub.mp4").read_bytes()
+    assert Path(view["loc_audio"]).name == "take-001.wav"
+    # the Dub tab shows the same session's take, and the chat says what was heard
+    assert view["takes_table"][0][:3] == [1, "take-001", "kept"]
+    assert view["chat"][0]["content"].startswith("Heard pt (p=0.") and "lines translated into en" in view["status"]
+
+
+@pytest.mark.slow
+def test_redub_renders_only_the_edited_line_again(localized, redubbed):
+    """Editing line 2's translation and "Re-dub edited lines": take 2 of the same session, only line 2 rendered
+    anew, the table showing the new words and every other row as it was."""
+    from cinedub.types import TakeRecord
+
+    print(f"re-dub of one line through the tab: {redubbed.seconds:.1f} s")
+    view = redubbed.steps[-1]
+    assert view["status"].startswith("Take 2 is ready") and "rendered anew: line 2;" in view["status"]
+    takes = [TakeRecord.model_validate(t) for t in localized.ui.state(localized.name)["takes"]]
+    assert [t.index for t in takes] == [1, 2] and takes[-1].rerendered == [2]
+    table = view["review_table"]
+    assert table[1][5] == "A month since I came."
+    assert [row[:6] for i, row in enumerate(table) if i != 1] == [row[:6] for i, row in enumerate(redubbed.before)
+                                                                  if i != 1]  # fmt: skip
+    edited = (localized.folder / "inputs" / "review-edited.csv").read_text()
+    assert "A month since I came." in edited and "New words for line 2" in view["chat"][-1]["content"]
+    assert sorted(Path(f).name for f in view["loc_files"])[-2:] == ["take-002.ambience.wav", "take-002.dialogue.wav"]
+
+
+@pytest.mark.slow
+def test_localize_tab_refusals_are_one_line(localized, sample, cinedub_home):
+    """Nothing to re-dub, no edit, a table that lost a line, a second clip in a localized session, a clip
+    without sound (named as uploaded, nothing left of the session): each a one-line CinedubError."""
+    from cinedub.studio import Studio
+    from cinedub.ui.app import StudioUI
+
+    ui, name = localized.ui, localized.name
+    table = ui.view(name)["review_table"]
+    with pytest.raises(CinedubError, match="^no translation changed: edit a line's translation"):
+        list(ui.redub(name, table))
+    with pytest.raises(CinedubError, match="^the review table must keep its"):
+        list(ui.redub(name, table[1:]))
+    with pytest.raises(CinedubError, match="^this session already has its takes: re-dub edited lines"):
+        list(ui.localize(name, str(LOCALIZE_CLIP), "en", "detect", ""))
+    fresh = StudioUI(Studio(home=cinedub_home))
+    other = new_session_name()
+    with pytest.raises(CinedubError, match="^nothing localized in this session yet"):
+        list(fresh.redub(other, table))
+    with pytest.raises(CinedubError, match="^no clip: upload a video$"):
+        list(fresh.localize(other, None, "en", "detect", ""))
+    with pytest.raises(CinedubError, match="^unknown target language 'fr': one of en, es, pt$"):
+        list(fresh.localize(other, str(sample.clip), "fr", "detect", ""))
+    with pytest.raises(CinedubError) as refused:
+        list(fresh.localize(other, str(sample.clip), "es", "detect", ""))
+    assert str(refused.value) == f"{sample.clip.name} has no sound: there is no dialogue to localize"
+    assert not (cinedub_home / "ui" / other).exists()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_localize_tab_in_the_browser(browser_mod, cinedub_home, shots):
+    """The Localize tab: upload the Portuguese clip, "Translate and dub" into English, the review table
+    fills with the lines and their translations, the dub plays and the files are offered; a translation
+    typed into the table and "Re-dub edited lines" make take 2 with only that line rendered anew."""
+    b = browser_mod
+    with b.serve(cinedub_home) as url, b.chromium() as context:
+        page = b.open_studio(context, url)
+        page.get_by_role("tab", name="Localize").click()
+        page.locator("#loc-clip-upload input[type=file]").set_input_files(str(LOCALIZE_CLIP))
+        page.wait_for_function("() => document.querySelector('#loc-clip-upload')?.innerText.includes('.mp4')",
+                               timeout=60_000)  # fmt: skip
+        page.locator("#localize-btn").click()
+        page.wait_for_function("() => (document.querySelector('#status')?.innerText || '').includes('is ready')",
+                               timeout=b.TAKE_TIMEOUT_MS)  # fmt: skip
+        page.screenshot(path=shots / "localize-1-take1.png", full_page=True)
+        status = page.locator("#status").inner_text()
+        assert "Take 1 is ready" in status and "Heard pt" in status
+        table = page.locator("#review-table").inner_text()
+        assert "translation" in table and "month" in table.lower() and "S1" in table
+        downloads = "".join(page.locator("#loc-files").inner_text().split())
+        assert all(name in downloads for name in ("dub.mp4", "script.en.srt", "review.csv", "take-001.dialogue.wav"))
+        page.wait_for_selector("#loc-video video", timeout=60_000)
+        # only the translation is editable: line 2's source cell opens no editor, its translation cell does
+        source = page.locator('#review-table [data-testid="cell-1-4"]')
+        source.dblclick()
+        assert source.locator("textarea, input").count() == 0
+        cell = page.locator('#review-table [data-testid="cell-1-5"]')
+        cell.dblclick()
+        cell.locator("textarea, input").first.fill("A month since I came.")
+        cell.locator("textarea, input").first.press("Enter")
+        page.locator("#redub-btn").click()
+        page.wait_for_function("() => (document.querySelector('#status')?.innerText || '').includes('Take 2 is ready')",
+                               timeout=b.TAKE_TIMEOUT_MS)  # fmt: skip
+        page.screenshot(path=shots / "localize-2-redub.png", full_page=True)
+        assert "rendered anew: line 2;" in page.locator("#status").inner_text()
+        assert "A month since I came." in page.locator("#review-table").inner_text()

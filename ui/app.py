@@ -7,19 +7,24 @@ or a server restart reopens it). A session's inputs, takes and exports live in i
 
 
 
+import csv
 import re
 import secrets
 import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from cinedub import config, files
+from cinedub.cli import _rendered
 from cinedub.errors import CinedubError
-from cinedub.files import write_json
+from cinedub.files import storage_error, write_json
 from cinedub.labels import EMOTIONS, SCENE_TYPES
+from cinedub.localize import ReviewRow, read_review, refit, write_review
 from cinedub.studio import Studio
 from cinedub.types import DIRECTION_BOUNDS, Line, TakeRecord
 from cinedub.ui import views
@@ -28,6 +33,17 @@ SESSION_NAME = re.compile(r"^ui-[0-9a-f]{12}$")
 AUTO = "auto (the director decides)"
 DEFAULT_MAX_UPLOAD = "200mb"
 CSS = ".cot-box {max-height: 360px; overflow-y: auto} footer {display: none !important}"
+# The Localize tab: the target languages with a voice and an offline route (Apertium) from the others, and
+# the source languages offered besides Whisper's detection (the LatentSync clips speak pt and ru; ru has no
+# offline route, so it needs a language model as translator).
+LOCALIZE_TARGETS = ("en", "es", "pt")
+DETECT = "detect"
+LOCALIZE_SOURCES = (DETECT, "en", "es", "pt", "ru")
+# The review table's columns the tab shows (review.csv's, less the reading and window times); only the
+# translation is editable.
+REVIEW_SHOWN = ("line", "speaker", "start", "end", "source", "translation", "fit", "flag")
+REVIEW_TYPES = {"line": int, "start": float, "end": float, "fit": float}
+LINE, TRANSLATION = REVIEW_SHOWN.index("line"), REVIEW_SHOWN.index("translation")
 SET_URL_JS = """(name) => { if (name) { const u = new URL(window.location); u.searchParams.set('session', name);
   window.history.replaceState(null, '', u); } return []; }"""
 
@@ -43,6 +59,37 @@ def parse_intensity(text: str | float | None) -> float | None:
     if not 0.0 <= value <= 1.0:
         raise CinedubError(f"intensity must be between 0 and 1, not {value}")
     return value
+
+
+def review_table(path: Path) -> list[list[Any]]:
+    """The review table a localize wrote (review.csv), as the Localize tab shows it: REVIEW_SHOWN's columns,
+    the fit and flag as the translator measured them."""
+    with path.open(encoding="utf-8-sig", newline="") as f:
+        records = list(csv.DictReader(f))
+    return [[REVIEW_TYPES.get(column, str)(record.get(column) or "") for column in REVIEW_SHOWN]
+            for record in records]  # fmt: skip
+
+
+def apply_edits(rows: list[ReviewRow], table: Any) -> list[ReviewRow]:
+    """The session's review rows with the translations typed into the tab's table (rows matched by line
+    number; every other column stays the session's own), or a one-line error."""
+    table = list(table or [])
+    typed: dict[int, str] = {}
+    for record in table:
+        try:
+            number = int(float(record[LINE]))
+            text = " ".join(str(record[TRANSLATION] or "").split())
+        except (TypeError, ValueError, IndexError):
+            raise CinedubError("the review table lost its columns: reload the page and edit only the "
+                               "translations") from None  # fmt: skip
+        if not text:
+            raise CinedubError(f"line {number}: the translation is empty")
+        typed[number] = text
+    numbers = [row.line for row in rows]
+    if len(table) != len(rows) or sorted(typed) != sorted(numbers):
+        raise CinedubError(f"the review table must keep its {len(rows)} lines ({', '.join(map(str, numbers))}): "
+                           "edit only their translations")  # fmt: skip
+    return [replace(row, translation=typed[row.line]) for row in rows]
 
 
 def new_session_name() -> str:
@@ -137,7 +184,24 @@ class StudioUI:
             "plot": self.serve(session, plot),
             "chat": self.chat(session),
             "line": " ".join(Line.model_validate(x).text for x in values.get("lines", [])),
+            **self.localize_view(session, values),
         }
+
+    def localize_view(self, session: str, values: dict[str, Any]) -> dict[str, Any]:
+        """The Localize tab's values for a session with takes that a localize made (it has review.csv): the
+        review table, the latest take's video and sound, and the files to download; else nothing."""
+        folder = self.folder(session)
+        review = folder / "review.csv"
+        if not review.is_file():
+            return {}
+        last = TakeRecord.model_validate(values["takes"][-1])
+        language = Line.model_validate(values["lines"][0]).language
+        stems = [path for sound, path in views.take_sounds(last).items() if sound != views.MIX]
+        downloads = [folder / "dub.mp4", folder / f"script.{language}.srt", folder / f"script.{language}.yaml",
+                     review, *stems]  # fmt: skip
+        return {"review_table": review_table(review), "loc_video": self.serve(session, folder / "dub.mp4"),
+                "loc_audio": self.serve(session, last.path), "loc_to": language,
+                "loc_files": [self.serve(session, path) for path in downloads if path.is_file()]}  # fmt: skip
 
     def _take(self, session: str, label: str | None) -> TakeRecord:
         values = self.state(session)
@@ -148,6 +212,59 @@ class StudioUI:
             return takes[-1]
         index = int(str(label).split(":", 1)[0])
         return next(t for t in takes if t.index == index)
+
+    def _receive_clip(self, session: str, clip: str) -> Path:
+        """The uploaded clip, copied into the session's inputs/ and checked; a clip that is no video leaves
+        nothing of the session and is named as uploaded."""
+        from cinedub.studio import check_clip
+
+        folder = self.folder(session)
+        inputs = folder / "inputs"
+        inputs.mkdir(parents=True, exist_ok=True)
+        clip_path = inputs / f"clip{Path(clip).suffix.lower() or '.mp4'}"
+        shutil.copyfile(clip, clip_path)
+        try:
+            check_clip(clip_path)
+        except CinedubError as err:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise CinedubError(f"the clip you uploaded: {str(err).replace(str(clip_path), Path(clip).name)}") from None
+        return clip_path
+
+    @staticmethod
+    def _in_background(work: Callable[[], Any], progress: Callable[[float], dict[str, Any]]):
+        """Runs `work` in a thread, yielding progress(seconds so far) twice a second meanwhile (the page's
+        status); returns what `work` returned (`result = yield from ...`) or raises what it raised."""
+        outcome: dict[str, Any] = {}
+
+        def run() -> None:
+            try:
+                outcome["result"] = work()
+            except BaseException as err:  # noqa: BLE001 - raised again in the handler's thread below
+                outcome["error"] = err
+
+        worker = threading.Thread(target=run, daemon=True)
+        t0 = time.perf_counter()
+        worker.start()
+        while worker.is_alive():
+            yield progress(time.perf_counter() - t0)
+            worker.join(0.5)
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["result"]
+
+    def _first_take(self, session: str, clip: str, clip_path: Path, work: Callable[[], Any],
+                    progress: Callable[[float], dict[str, Any]]):  # fmt: skip
+        """The session's first take, made by `work` in the background; a failure before any take leaves
+        nothing of the session, and an error names the clip as uploaded (e.g. "... has no dialogue ...")."""
+        try:
+            return (yield from self._in_background(work, progress))
+        except Exception as error:  # not GeneratorExit: a page that went away leaves the work running
+            shutil.rmtree(self.folder(session), ignore_errors=True) if not self.state(session) else None
+            if isinstance(error, CinedubError):
+                shown = Path(clip).name
+                message = str(error).replace(str(clip_path), shown).replace(clip_path.name, shown)
+                raise type(error)(message) from None
+            raise
 
     # -- events --------------------------------------------------------------------------------
 
@@ -174,10 +291,8 @@ class StudioUI:
         else:
             raise CinedubError("no line: type the line to speak or upload an SRT file")
         folder = self.folder(session)
-        inputs = folder / "inputs"
-        inputs.mkdir(parents=True, exist_ok=True)
-        clip_path = inputs / f"clip{Path(clip).suffix.lower() or '.mp4'}"
-        shutil.copyfile(clip, clip_path)
+        clip_path = self._receive_clip(session, clip)
+        inputs = clip_path.parent
         # No voice: Studio takes the clip's own actor (its dialogue), or refuses a clip without one.
         voice_path = inputs / f"voice{Path(voice).suffix.lower() or '.wav'}" if voice else None
         if voice:
@@ -185,49 +300,26 @@ class StudioUI:
         if srt:
             shutil.copyfile(srt, inputs / "lines.srt")
         from cinedub.speech.voice import load_voice
-        from cinedub.studio import check_clip
 
-        try:
-            check_clip(clip_path)
-        except CinedubError as err:
-            shutil.rmtree(folder, ignore_errors=True)
-            raise CinedubError(f"the clip you uploaded: {str(err).replace(str(clip_path), Path(clip).name)}") from None
         try:
             if voice_path is not None:
                 load_voice(voice_path)
         except CinedubError as err:
             shutil.rmtree(folder, ignore_errors=True)
             raise CinedubError(f"the voice you gave: {str(err).replace(str(voice_path), Path(voice).name)}") from None
-        outcome: dict[str, Any] = {}
 
-        def run() -> None:
-            try:
-                outcome["result"] = self.studio.dub(clip_path, lines, voice_path, session=session, out=folder,
-                                                    emotion=emotion,
-                                                    intensity=intensity)  # fmt: skip
-            except BaseException as err:  # noqa: BLE001 - reported to the page below
-                outcome["error"] = err
-
-        worker = threading.Thread(target=run, daemon=True)
-        t0 = time.perf_counter()
-        worker.start()
-        step = "watching the clip (faces, mouths, speaking windows)"
-        while worker.is_alive():
+        def progress(elapsed: float) -> dict[str, Any]:
             values = self.state(session) or {}
+            step = "watching the clip (faces, mouths, speaking windows)"
             if values.get("cot"):
                 step = "the actor is performing take 1" if not values.get("takes") else "reviewing and exporting take 1"
-            yield {"status": f"Working: {step}… {time.perf_counter() - t0:.0f} s",
-                   "cot": views.cot_markdown(values.get("cot", ""), running="The director is watching the clip…")}
-            worker.join(0.5)
-        if "error" in outcome:
-            shutil.rmtree(folder, ignore_errors=True) if not self.state(session) else None
-            error = outcome["error"]
-            if isinstance(error, CinedubError):  # the clip named as uploaded (e.g. "... has no dialogue ...")
-                shown = Path(clip).name
-                message = str(error).replace(str(clip_path), shown).replace(clip_path.name, shown)
-                raise type(error)(message) from None
-            raise error
-        result = outcome["result"]
+            return {"status": f"Working: {step}… {elapsed:.0f} s",
+                    "cot": views.cot_markdown(values.get("cot", ""), running="The director is watching the clip…")}
+
+        t0 = time.perf_counter()
+        work = lambda: self.studio.dub(clip_path, lines, voice_path, session=session, out=folder,  # noqa: E731
+                                       emotion=emotion, intensity=intensity)  # fmt: skip
+        result = yield from self._first_take(session, clip, clip_path, work, progress)
         self.say(session, [], None, result.messages)
         ready = f"Take {result.take.index} is ready ({time.perf_counter() - t0:.1f} s)."
         own = " The voice is the clip's own actor (its dialogue, cleaned)." if voice_path is None else ""
@@ -260,6 +352,77 @@ class StudioUI:
         result = self.studio.override(session, scene_type=scene_type, emotion=emotion, intensity=intensity, pace=pace)
         self.say(session, self.chat(session), f"(override) {result.take.note}", result.messages)
         yield self.view(session, status=f"Take {result.take.index} is ready ({time.perf_counter() - t0:.1f} s).")
+
+    def localize(self, session: str, clip: str | None, to: str, source: str | None, translator: str | None):
+        """Translate and dub (Studio.localize): the clip's dialogue transcribed, translated to fit each line's
+        window and dubbed in its speaker's voice; the session's first take, with its review table."""
+        if self.state(session):
+            raise CinedubError("this session already has its takes: re-dub edited lines, or open a new page "
+                               "for a new clip")  # fmt: skip
+        if not clip:
+            raise CinedubError("no clip: upload a video")
+        if to not in LOCALIZE_TARGETS:
+            raise CinedubError(f"unknown target language {to!r}: one of {', '.join(LOCALIZE_TARGETS)}")
+        if source not in LOCALIZE_SOURCES:
+            raise CinedubError(f"unknown source language {source!r}: one of {', '.join(LOCALIZE_SOURCES)}")
+        source = None if source == DETECT else source
+        translator = (translator or "").strip() or None  # None: Apertium
+        clip_path = self._receive_clip(session, clip)
+        folder = self.folder(session)
+
+        def progress(elapsed: float) -> dict[str, Any]:
+            values = self.state(session) or {}
+            if values.get("cot"):
+                step = f"the actor is dubbing the lines in {to}, each in its speaker's voice"
+            elif (folder / "review.csv").is_file():
+                step = "translated; the director is watching the clip"
+            else:
+                step = "transcribing the clip's dialogue and translating each line to fit its window"
+            return {"status": f"Working: {step}… {elapsed:.0f} s"}
+
+        t0 = time.perf_counter()
+        work = lambda: self.studio.localize(clip_path, to=to, source=source,  # noqa: E731
+                                            translator=translator, session=session, out=folder)  # fmt: skip
+        result = yield from self._first_take(session, clip, clip_path, work, progress)
+        heard = (f"Heard {result.source_language} (p={result.probability:.2f})" if source is None
+                 else f"From {source}")  # fmt: skip
+        flagged = [str(row.line) for row in result.rows if row.flag]
+        summary = f"{heard}: {len(result.rows)} lines translated into {to}" + (
+            f"; flagged in the review table: line(s) {', '.join(flagged)}." if flagged else ".")
+        self.say(session, [], None, [summary, *result.dub.messages])
+        ready = f"Take {result.dub.take.index} is ready ({time.perf_counter() - t0:.1f} s)."
+        yield self.view(session, status=f"{ready} {summary} Edit translations in the table, then re-dub them.")
+
+    def redub(self, session: str, table: Any):
+        """Re-dub edited lines: the table's translations written to a review CSV and given back to
+        Studio.localize for the same session, which re-renders only the lines whose words changed."""
+        values = self.state(session)
+        folder = self.folder(session)
+        if not values or not values.get("takes") or not (folder / "review.csv").is_file():
+            raise CinedubError("nothing localized in this session yet: upload a clip, then Translate and dub")
+        language = Line.model_validate(values["lines"][0]).language
+        rows = read_review(folder / "review.csv")
+        edited = apply_edits(rows, table)
+        changed = [new.line for old, new in zip(rows, edited, strict=True)
+                   if new.translation != old.translation]  # fmt: skip
+        if not changed:
+            raise CinedubError("no translation changed: edit a line's translation in the table, then re-dub")
+        (folder / "inputs").mkdir(parents=True, exist_ok=True)
+        # the table's words as a review table (Studio measures their fit again; the file shows it too)
+        review = write_review(folder / "inputs" / "review-edited.csv",
+                              [refit(row, language) for row in edited])  # fmt: skip
+        which = ("line " if len(changed) == 1 else "lines ") + ", ".join(map(str, changed))
+        t0 = time.perf_counter()
+        work = lambda: self.studio.localize(values["clip"], to=language, review=review,  # noqa: E731
+                                            session=session, out=folder)  # fmt: skip
+        progress = lambda elapsed: {"status": f"Working: re-dubbing {which}… {elapsed:.0f} s"}  # noqa: E731
+        result = yield from self._in_background(work, progress)
+        take = result.dub.take
+        partial = 0 < len(take.rerendered) < len(take.lines)
+        kept = "; the other lines kept from the take before" if partial else ""
+        self.say(session, self.chat(session), f"(review) new words for {which}", result.dub.messages)
+        yield self.view(session, status=f"Take {take.index} is ready ({time.perf_counter() - t0:.1f} s): "
+                                        f"rendered anew: {_rendered(take)}{kept}.")  # fmt: skip
 
     def mark(self, session: str, label: str, *, kept: bool | None = None, name: str | None = None) -> dict[str, Any]:
         take = self._take(session, label)
@@ -312,73 +475,110 @@ def build_app(studio: Studio | None = None):
                              elem_id="session-name", scale=1)  # fmt: skip
         gr.Markdown("# cinedub — the director's studio")
         status = gr.Markdown(elem_id="status")
-        with gr.Row():
-            with gr.Column(scale=1):
-                clip = gr.File(label="Clip (video)", type="filepath", elem_id="clip-upload")
-                line = gr.Textbox(label="Line to speak", lines=2, elem_id="line-box")
-                srt = gr.File(label="…or an SRT file (one line per cue)", type="filepath", file_types=[".srt"])
-                voice = gr.Audio(label="Reference voice (upload or record; none: the clip's actor speaks)",
-                                 type="filepath", sources=["upload", "microphone"],
-                                 elem_id="voice-upload")  # fmt: skip
+        with gr.Tabs():
+            with gr.Tab("Dub", id="dub", elem_id="dub-tab"):
                 with gr.Row():
-                    emotion0 = gr.Dropdown([AUTO, *EMOTIONS], value=AUTO, label="Emotion")
-                    intensity0 = gr.Textbox(label="Intensity 0–1 (empty: the director decides)", elem_id="intensity-box")
-                dub_btn = gr.Button("Dub", variant="primary", elem_id="dub-btn")
-            with gr.Column(scale=2):
-                video = gr.Video(label="The dub (latest take)", interactive=False, elem_id="dub-video")
-                with gr.Accordion("The director's reasoning (chain of thought)", open=True):
-                    cot = gr.Markdown(elem_id="cot", elem_classes="cot-box")
-                with gr.Group():
-                    gr.Markdown("**Conclusion** — override any field and retake")
-                    with gr.Row():
-                        scene_type = gr.Dropdown(list(SCENE_TYPES), value=None, label="Scene type")
-                        emotion_c = gr.Dropdown(list(EMOTIONS), value=None, label="Emotion")
-                        intensity_c = gr.Slider(*DIRECTION_BOUNDS["intensity"], step=0.05, label="Intensity")
-                        pace_c = gr.Slider(*DIRECTION_BOUNDS["pace"], step=0.05, value=1.0, label="Pace")
-                    override_btn = gr.Button("Apply overrides → retake", elem_id="override-btn")
-        with gr.Row():
-            with gr.Column(scale=1):
-                chat = gr.Chatbot(label="Notes to the director", height=260, elem_id="chat")
+                    with gr.Column(scale=1):
+                        clip = gr.File(label="Clip (video)", type="filepath", elem_id="clip-upload")
+                        line = gr.Textbox(label="Line to speak", lines=2, elem_id="line-box")
+                        srt = gr.File(label="…or an SRT file (one line per cue)", type="filepath", file_types=[".srt"])
+                        voice = gr.Audio(label="Reference voice (upload or record; none: the clip's actor speaks)",
+                                         type="filepath", sources=["upload", "microphone"],
+                                         elem_id="voice-upload")  # fmt: skip
+                        with gr.Row():
+                            emotion0 = gr.Dropdown([AUTO, *EMOTIONS], value=AUTO, label="Emotion")
+                            intensity0 = gr.Textbox(label="Intensity 0–1 (empty: the director decides)",
+                                                    elem_id="intensity-box")  # fmt: skip
+                        dub_btn = gr.Button("Dub", variant="primary", elem_id="dub-btn")
+                    with gr.Column(scale=2):
+                        video = gr.Video(label="The dub (latest take)", interactive=False, elem_id="dub-video")
+                        with gr.Accordion("The director's reasoning (chain of thought)", open=True):
+                            cot = gr.Markdown(elem_id="cot", elem_classes="cot-box")
+                        with gr.Group():
+                            gr.Markdown("**Conclusion** — override any field and retake")
+                            with gr.Row():
+                                scene_type = gr.Dropdown(list(SCENE_TYPES), value=None, label="Scene type")
+                                emotion_c = gr.Dropdown(list(EMOTIONS), value=None, label="Emotion")
+                                intensity_c = gr.Slider(*DIRECTION_BOUNDS["intensity"], step=0.05, label="Intensity")
+                                pace_c = gr.Slider(*DIRECTION_BOUNDS["pace"], step=0.05, value=1.0, label="Pace")
+                            override_btn = gr.Button("Apply overrides → retake", elem_id="override-btn")
                 with gr.Row():
-                    note_box = gr.Textbox(placeholder='e.g. "again, but angrier"', show_label=False, scale=4,
-                                          elem_id="note-box")  # fmt: skip
-                    note_btn = gr.Button("Send note", scale=1, elem_id="note-btn")
-            with gr.Column(scale=1):
-                takes_table = gr.Dataframe(headers=views.TAKE_COLUMNS, label="Takes", interactive=False,
-                                           elem_id="takes-table")  # fmt: skip
+                    with gr.Column(scale=1):
+                        chat = gr.Chatbot(label="Notes to the director", height=260, elem_id="chat")
+                        with gr.Row():
+                            note_box = gr.Textbox(placeholder='e.g. "again, but angrier"', show_label=False, scale=4,
+                                                  elem_id="note-box")  # fmt: skip
+                            note_btn = gr.Button("Send note", scale=1, elem_id="note-btn")
+                    with gr.Column(scale=1):
+                        takes_table = gr.Dataframe(headers=views.TAKE_COLUMNS, label="Takes", interactive=False,
+                                                   elem_id="takes-table")  # fmt: skip
+                        with gr.Row():
+                            take_pick = gr.Dropdown([], label="Take", elem_id="take-pick")
+                            new_name = gr.Textbox(label="New name", elem_id="new-name")
+                        with gr.Row():
+                            keep_btn = gr.Button("Keep", elem_id="keep-btn")
+                            discard_btn = gr.Button("Discard", elem_id="discard-btn")
+                            rename_btn = gr.Button("Rename", elem_id="rename-btn")
                 with gr.Row():
-                    take_pick = gr.Dropdown([], label="Take", elem_id="take-pick")
-                    new_name = gr.Textbox(label="New name", elem_id="new-name")
+                    listen = gr.Radio(list(views.LISTEN), value=views.MIX, label="Play", elem_id="listen", scale=1)
+                    listen_note = gr.Markdown(elem_id="listen-note")
                 with gr.Row():
-                    keep_btn = gr.Button("Keep", elem_id="keep-btn")
-                    discard_btn = gr.Button("Discard", elem_id="discard-btn")
-                    rename_btn = gr.Button("Rename", elem_id="rename-btn")
-        with gr.Row():
-            listen = gr.Radio(list(views.LISTEN), value=views.MIX, label="Play", elem_id="listen", scale=1)
-            listen_note = gr.Markdown(elem_id="listen-note")
-        with gr.Row():
-            with gr.Column():
-                ab_a = gr.Dropdown([], label="A")
-                audio_a = gr.Audio(label="Take A", interactive=False, elem_id="audio-a")
-            with gr.Column():
-                ab_b = gr.Dropdown([], label="B")
-                audio_b = gr.Audio(label="Take B", interactive=False, elem_id="audio-b")
-        with gr.Row():
-            with gr.Column():
-                gr.Markdown("**Retrieved references**")
-                refs = gr.Markdown(views.NO_LIBRARY, elem_id="refs")
-                ref_audio = gr.Audio(label="Top reference", interactive=False)
-                export_btn = gr.Button("Export WAV / MP4 / SRT / report", elem_id="export-btn")
-                files = gr.File(label="Exports", file_count="multiple", interactive=False, elem_id="exports")
-            with gr.Column(scale=2):
-                plot = gr.Image(label="Speaking window vs speech, pitch vs reference, spectrogram", type="filepath",
-                                interactive=False, elem_id="plot")  # fmt: skip
+                    with gr.Column():
+                        ab_a = gr.Dropdown([], label="A")
+                        audio_a = gr.Audio(label="Take A", interactive=False, elem_id="audio-a")
+                    with gr.Column():
+                        ab_b = gr.Dropdown([], label="B")
+                        audio_b = gr.Audio(label="Take B", interactive=False, elem_id="audio-b")
+                with gr.Row():
+                    with gr.Column():
+                        gr.Markdown("**Retrieved references**")
+                        refs = gr.Markdown(views.NO_LIBRARY, elem_id="refs")
+                        ref_audio = gr.Audio(label="Top reference", interactive=False)
+                        export_btn = gr.Button("Export WAV / MP4 / SRT / report", elem_id="export-btn")
+                        files = gr.File(label="Exports", file_count="multiple", interactive=False, elem_id="exports")
+                    with gr.Column(scale=2):
+                        plot = gr.Image(label="Speaking window vs speech, pitch vs reference, spectrogram",
+                                        type="filepath", interactive=False, elem_id="plot")  # fmt: skip
+            with gr.Tab("Localize", id="localize", elem_id="localize-tab"):
+                gr.Markdown("Dub a clip into another language: its dialogue is transcribed, each line "
+                            "translated to fit its window and spoken in its speaker's own voice over the scene's "
+                            "sound. Edit the translations in the review table, then **Re-dub edited lines**: only "
+                            "those are rendered again.")  # fmt: skip
+                with gr.Row():
+                    with gr.Column(scale=1):
+                        loc_clip = gr.File(label="Clip (video with its dialogue)", type="filepath",
+                                           elem_id="loc-clip-upload")  # fmt: skip
+                        with gr.Row():
+                            loc_from = gr.Dropdown(list(LOCALIZE_SOURCES), value=DETECT, label="From",
+                                                   elem_id="loc-from")  # fmt: skip
+                            loc_to = gr.Dropdown(list(LOCALIZE_TARGETS), value="en", label="To", elem_id="loc-to")
+                        loc_translator = gr.Textbox(label="Translator (--translator): openai:URL or local:PATH; "
+                                                    "empty: Apertium, offline",
+                                                    elem_id="loc-translator")  # fmt: skip
+                        localize_btn = gr.Button("Translate and dub", variant="primary",
+                                                 elem_id="localize-btn")  # fmt: skip
+                    with gr.Column(scale=2):
+                        loc_video = gr.Video(label="The dub (latest take)", interactive=False, height=480,
+                                             elem_id="loc-video")  # fmt: skip
+                        loc_audio = gr.Audio(label="The take's sound", interactive=False, elem_id="loc-audio")
+                review_table = gr.Dataframe(
+                    headers=list(REVIEW_SHOWN), type="array", interactive=True, wrap=True,
+                    datatype=["number", "str", "number", "number", "str", "str", "number", "str"],
+                    static_columns=[i for i in range(len(REVIEW_SHOWN)) if i != TRANSLATION],
+                    column_widths=["4%", "8%", "6%", "6%", "29%", "29%", "6%", "12%"],
+                    label="Review table: edit the translation column", elem_id="review-table")
+                redub_btn = gr.Button("Re-dub edited lines", elem_id="redub-btn")
+                loc_files = gr.File(label="Downloads: the dub, the script (SRT, YAML), the review table, "
+                                    "the stems", file_count="multiple", interactive=False,
+                                    elem_id="loc-files")  # fmt: skip
 
         named = {"status": status, "session": session, "video": video, "cot": cot, "scene_type": scene_type,
                  "emotion_c": emotion_c, "intensity_c": intensity_c, "pace_c": pace_c, "takes_table": takes_table,
                  "take_pick": take_pick, "ab_a": ab_a, "ab_b": ab_b, "audio_a": audio_a, "audio_b": audio_b,
                  "refs": refs, "ref_audio": ref_audio, "plot": plot, "chat": chat, "note_box": note_box,
-                 "files": files, "line": line, "listen": listen, "listen_note": listen_note}  # fmt: skip
+                 "files": files, "line": line, "listen": listen, "listen_note": listen_note,
+                 "review_table": review_table, "loc_video": loc_video, "loc_audio": loc_audio,
+                 "loc_files": loc_files, "loc_to": loc_to}  # fmt: skip
         outputs = list(named.values())
 
         def as_updates(values: dict[str, Any]) -> dict[Any, Any]:
@@ -406,7 +606,7 @@ def build_app(studio: Studio | None = None):
                 except CinedubError as err:
                     message = str(err)
                 except Exception as err:  # noqa: BLE001 - a bug, still shown as one line
-                    problem = files.storage_error(err)  # a full disk or a read-only home is not a bug
+                    problem = storage_error(err)  # a full disk or a read-only home is not a bug
                     message = str(problem) if problem else f"internal error: {err.__class__.__name__}: {err}"
                 else:
                     return
@@ -436,6 +636,9 @@ def build_app(studio: Studio | None = None):
                    outputs)  # fmt: skip
         listen.input(guarded(ui.listen), [session, ab_a, ab_b, listen], outputs)
         export_btn.click(guarded(ui.export), [session, take_pick], outputs)
+        localize_btn.click(guarded(ui.localize), [session, loc_clip, loc_to, loc_from, loc_translator],
+                           outputs)  # fmt: skip
+        redub_btn.click(guarded(ui.redub), [session, review_table], outputs)
     app.studio_ui = ui  # type: ignore[attr-defined]
     return app
 
