@@ -142,7 +142,7 @@ def write_review(path: str | Path, rows: Sequence[ReviewRow]) -> Path:
 
 def read_review(path: str | Path) -> list[ReviewRow]:
     """The rows of a review table the director edited, or a one-line error naming what is wrong. The reading
-    time, fit and flag are not trusted from the file: the caller measures the words again (`refit`)."""
+    time and fit are not trusted from the file: the caller measures the words again (`refit`)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -167,18 +167,25 @@ def read_review(path: str | Path) -> list[ReviewRow]:
             raise CinedubError(f"{where}: the line ends ({end}) before it starts ({start})")
         rows.append(ReviewRow(line=line, speaker=record.get("speaker") or "S1", start=start, end=end,
                               source=record.get("source") or "", translation=translation, reading_s=0.0,
-                              route=record.get("route") or ""))  # fmt: skip
+                              route=record.get("route") or "", flag=record.get("flag") or None))  # fmt: skip
     if not rows:
         raise CinedubError(f"{path}: the review table has no lines")
     return rows
 
 
-def refit(row: ReviewRow, language: str) -> ReviewRow:
-    """The row with its translation's reading time measured again and its fit flagged (an edited line)."""
+def refit(row: ReviewRow, language: str, before: ReviewRow | None = None) -> ReviewRow:
+    """The row with its translation's reading time measured again and its fit flagged. `before`: the same line
+    in the table the session last dubbed; unchanged words keep its route and its other flags (a fallback,
+    words left out), changed ones are the director's ("edited")."""
     from cinedub.translate import fit_problem, natural_seconds
 
     reading_s = natural_seconds(row.translation, language)
-    return replace(row, reading_s=reading_s, flag=fit_problem(reading_s, row.window_s))
+    kept, route = [], "edited"
+    if before is not None and before.translation == row.translation:
+        kept = [part for part in (before.flag or "").split("; ") if part and not part.startswith("too ")]
+        route = before.route
+    flag = "; ".join([*kept, *filter(None, [fit_problem(reading_s, row.window_s)])]) or None
+    return replace(row, reading_s=reading_s, route=route, flag=flag)
 
 
 # -- the translated script ------------------------------------------------------------------------

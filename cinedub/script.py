@@ -20,7 +20,7 @@ import json
 import re
 import tomllib
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -232,9 +232,10 @@ def read_script(path: str | Path, characters: Iterable[str] = ()) -> list[Line]:
 # -- the cast ----------------------------------------------------------------------------------
 
 
-def read_cast(path: str | Path) -> dict[str, CastMember]:
+def read_cast(path: str | Path, uploaded: Mapping[str, Path] | None = None) -> dict[str, CastMember]:
     """The cast: character -> CastMember (voice an absolute path). Each voice is checked to exist; whether
-    it is a usable recording is checked with the other inputs (`check_cast`)."""
+    it is a usable recording is checked with the other inputs (`check_cast`). `uploaded` (file name ->
+    recording: the studio's uploads) resolves each voice by its file name alone, never by its path."""
     path = Path(path)
     if not path.is_file():
         raise CinedubError(f"no such cast file: {path}")
@@ -261,7 +262,14 @@ def read_cast(path: str | Path) -> dict[str, CastMember]:
         if not usable or set(entry) - {"voice", "notes"}:
             raise CinedubError(f"{path}: {name}: give a voice recording, e.g. voice = \"{name.lower()}.wav\" "
                                "(and optionally notes = \"older, tired\")")  # fmt: skip
-        voice = (path.parent / entry["voice"]).resolve()
+        if uploaded is not None:
+            voice = uploaded.get(Path(entry["voice"]).name)
+            if voice is None:
+                raise CinedubError(f"cast {path.name}: {name}'s voice {entry['voice']} is missing: upload "
+                                   f"{Path(entry['voice']).name} with the cast file")  # fmt: skip
+            voice = Path(voice).resolve()
+        else:
+            voice = (path.parent / entry["voice"]).resolve()
         if not voice.is_file():
             raise CinedubError(f"cast {path.name}: {name}'s voice {entry['voice']} is missing ({voice})")
         if any(same_character(name, other) for other in cast):

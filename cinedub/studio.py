@@ -431,14 +431,14 @@ class Studio:
         session's folder, and dubbed in each original speaker's voice over the scene's own sound. `review`:
         a review table the director edited: its words are dubbed as they stand, and in an existing session
         only the lines whose words changed are re-rendered."""
-        from cinedub.localize import read_review, refit
+        from cinedub.localize import read_review
         from cinedub.translate import language_code, make_translator
 
         clip = Path(clip)
         to = language_code(to)
         source = language_code(source) if source is not None else None
         session = check_session_name(session) if session else f"{default_session_name(clip)[:60]}-{to}"
-        rows = [refit(row, to) for row in read_review(review)] if review is not None else None
+        rows = read_review(review) if review is not None else None
         if rows is None and source is not None:
             make_translator(translator, source, to)  # a pair that can't be translated fails before any work
         info = check_clip(clip)
@@ -460,11 +460,12 @@ class Studio:
         from cinedub.agents.speakers import speech_envelope, turns_by_face
         from cinedub.asr import transcribe_source
         from cinedub.diarize import diarize
-        from cinedub.localize import ReviewRow, script_lines, segment, speaker_voices, write_review, write_script
+        from cinedub.localize import (ReviewRow, read_review, refit, script_lines, segment, speaker_voices,
+                                      write_review, write_script)  # fmt: skip
         from cinedub.subtitles import write_srt
         from cinedub.translate import make_translator
 
-        scene = assembly.own_voice(clip, out_dir, info.duration)  # split once: the words, the voice, the room
+        scene = self._split_before(session, clip, out_dir) or assembly.own_voice(clip, out_dir, info.duration)
         audio, rate = media.load_audio(scene.dialogue_path, sample_rate=DRAFT_SAMPLE_RATE)
         # who speaks when: the voices diarized, corrected by the mouths (one face talking is one speaker)
         perception = perceive_cached(clip)
@@ -472,7 +473,11 @@ class Studio:
         turns, _ = turns_by_face(perception, diarize(audio, rate, speech=[(w.start, w.end) for w in scene.speech]),
                                  envelope)  # fmt: skip
         detected, probability = source, 1.0
-        if rows is None:
+        if rows is not None:  # the director's table, measured again against the table last dubbed
+            last = out_dir / "review.csv"
+            before = {row.line: row for row in read_review(last)} if last.is_file() else {}
+            rows = [refit(row, to, before.get(row.line)) for row in rows]
+        else:
             transcript = transcribe_source(audio, rate, language=source)
             detected, probability = transcript.language, transcript.probability
             chosen = make_translator(translator, detected, to)
@@ -496,6 +501,19 @@ class Studio:
                        scene_sound=scene)  # fmt: skip
         return LocalizeResult(source_language=detected, probability=probability, language=to, rows=rows,
                               review_path=out_dir / "review.csv", dub=dub)  # fmt: skip
+
+    def _split_before(self, session: str, clip: Path, out_dir: Path) -> SceneSound | None:
+        """The clip's sound as `session` split it (a re-dub from the review table), when it is this clip's in
+        this folder and its stems are still there; else None (split it: the words, the voice, the room)."""
+        try:
+            values = self.session(session)
+        except CinedubError:
+            return None
+        scene = values.get("scene_sound")
+        if (not scene or values["clip"] != str(clip.resolve()) or Path(values["out_dir"]) != out_dir.resolve()
+                or not all(Path(scene[key]).is_file() for key in ("dialogue_path", "ambience_path"))):  # fmt: skip
+            return None
+        return SceneSound.model_validate(scene)
 
     def sessions(self) -> list[SessionSummary]:
         if not (self.home / "sessions.sqlite").exists():

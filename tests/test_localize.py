@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from cinedub import media
+from cinedub import assembly, media
 from cinedub.asr import Word, transcribe, wer
 from cinedub.diarize import Turn
 from cinedub.errors import CinedubError
@@ -135,10 +135,17 @@ def test_editing_one_line_of_the_review_re_dubs_only_that_line(portuguese, tmp_p
         writer = csv.DictWriter(f, fieldnames=list(table[0]))
         writer.writeheader()
         writer.writerows(table)
+    # the session's split of the clip's sound is reused, not made again
+    monkeypatch.setattr(assembly, "own_voice", lambda *args, **kwargs: pytest.fail("the sound was split again"))
     again = Studio().localize(PORTUGUESE, to="en", review=edited, out=result.dub.out_dir)
     take = again.dub.take
     assert (take.index, take.rerendered) == (2, [2])
     assert take.lines[1].text == "One month since I came."
+    # the edited line is the director's; the others keep their route and their flags (words left out ...)
+    assert [row.route for row in again.rows] == ["edited" if row.line == 2 else "apertium pt-es | spa-eng"
+                                                 for row in again.rows]  # fmt: skip
+    left_out = [row.line for row in result.rows if row.flag and "left out" in row.flag and row.line != 2]
+    assert left_out and all("left out" in (again.rows[n - 1].flag or "") for n in left_out)
     same = [_sha(a.path) == _sha(b.path) for a, b in zip(result.dub.take.lines, take.lines)]
     assert same == [number != 2 for number in range(1, len(take.lines) + 1)]
     assert "One month since I came." in (result.dub.out_dir / "script.en.srt").read_text(encoding="utf-8")

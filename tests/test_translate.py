@@ -180,3 +180,11 @@ def test_a_real_random_model_is_unusable_and_apertium_renders_the_line(tiny_vlm,
     assert line.flag.startswith("the model's answer was unusable ("), line.flag
     with pytest.raises(CinedubError, match=f"^local:{tiny_vlm} gave no usable translation of line 1"):
         translate.translate_lines([("Всем привет!", 1.5)], "ru", "en", translator=f"local:{tiny_vlm}")
+
+
+def test_words_apertium_cannot_translate_are_left_out_and_named():
+    assert translate.untranslated("First week **tava only hunting you, only hear of the **mança.") == (
+        "First week only hunting you, only hear of the.", ["tava", "mança"])
+    assert translate.untranslated("I #saw @it, *ontem.") == ("I saw it.", ["ontem"])
+    (line,) = translate.translate_lines([("Primeira semana tava só te caçando.", 1.6)], "pt", "en")
+    assert "tava" not in line.text and line.flag.startswith("not translated, left out: tava"), line

@@ -25,9 +25,10 @@ from cinedub.errors import CinedubError
 from cinedub.files import storage_error, write_json
 from cinedub.labels import EMOTIONS, SCENE_TYPES
 from cinedub.localize import ReviewRow, read_review, refit, write_review
-from cinedub.studio import Studio
-from cinedub.types import DIRECTION_BOUNDS, Line, TakeRecord
-from cinedub.ui import views
+from cinedub.script import SCRIPT_FORMATS, read_script
+from cinedub.studio import AGAIN, Studio, check_cast
+from cinedub.types import DIRECTION_BOUNDS, Line, Perception, TakeRecord
+from cinedub.ui import scene, timeline, views
 
 SESSION_NAME = re.compile(r"^ui-[0-9a-f]{12}$")
 AUTO = "auto (the director decides)"
@@ -184,8 +185,75 @@ class StudioUI:
             "plot": self.serve(session, plot),
             "chat": self.chat(session),
             "line": " ".join(Line.model_validate(x).text for x in values.get("lines", [])),
+            **self.scene_view(session, values, last),
             **self.localize_view(session, values),
         }
+
+    def scene_view(self, session: str, values: dict[str, Any], last: TakeRecord) -> dict[str, Any]:
+        """The scene's cast panel (each character's face, voice and lines), its lines table and the timeline
+        picture of the latest take (drawn once per take, in the session's plots/)."""
+        folder = self.folder(session)
+        perception = Perception.model_validate(values.get("perception") or {"duration": 0, "sample_fps": 0,
+                                                                             "num_frames": 0})  # fmt: skip
+        entries = scene.cast_entries(values)
+        gallery = []
+        for entry in entries:
+            if entry["face"] is None:
+                continue
+            thumbnail = scene.face_thumbnail(folder / "faces" / f"face-{entry['face']}.png", values["clip"],
+                                             perception, entry["face"])  # fmt: skip
+            if thumbnail is not None:
+                gallery.append((self.serve(session, thumbnail), f"{entry['character']} · {Path(entry['voice']).name}"))
+        characters = [entry["character"] for entry in entries]
+        picture = folder / "plots" / f"timeline-{last.index:03d}.png"
+        if not picture.is_file() and last.lines:
+            line_faces = [found.get("track_id") for found in values.get("line_speakers") or []]
+            bound = {b["track_id"]: b["character"] for b in values.get("cast_faces") or [] if b.get("track_id") is not None}
+            timeline.scene_timeline(picture, perception, last, line_faces or [None] * len(last.lines), bound)
+        return {"lines_table": scene.lines_rows(last), "cast_gallery": gallery,
+                "cast_table": scene.cast_markdown(entries),
+                "cast_pick": (characters, characters[0] if characters else None),
+                "cast_audio": self._voice_served(session, entries[0]["voice"]) if entries else None,
+                "timeline": self.serve(session, picture) if picture.is_file() else None}  # fmt: skip
+
+    def _voice_served(self, session: str, voice: str) -> str | None:
+        """A copy of a voice recording for the page, when it lies in the session's folder (an uploaded voice,
+        or the clip's own dialogue); None for one from elsewhere (a CLI session's own file)."""
+        return self.serve(session, voice) if _in(self.folder(session), voice) else None
+
+    def cast_voice(self, session: str, character: str | None) -> dict[str, Any]:
+        """The cast panel's player switched to `character`'s voice."""
+        values = self.state(session) or {}
+        entry = next((e for e in scene.cast_entries(values) if e["character"] == character), None) if values else None
+        if entry is None:
+            raise CinedubError(f"no character {character!r} in this scene")
+        return {"cast_audio": self._voice_served(session, entry["voice"])}
+
+    def pick_line(self, session: str, number: Any) -> dict[str, Any]:
+        """A row of the lines table chosen: its number in the Line box, its audio in the latest take."""
+        take = self._take(session, None)
+        n = self._line_number(take, number)
+        return {"line_pick": n, "line_audio": self.serve(session, take.lines[n - 1].path)}
+
+    @staticmethod
+    def _line_number(take: TakeRecord, number: Any) -> int:
+        count = len(take.lines)
+        try:
+            n = int(float(number))
+        except (TypeError, ValueError):
+            n = 0
+        if not 1 <= n <= count:
+            raise CinedubError(f"choose a line of the table to retake (1-{count}), not {number!r}")
+        return n
+
+    def retake_line(self, session: str, number: Any, note: str | None):
+        """Retake one line: the note "line N: <note, or again>", so only that line is rendered anew."""
+        n = self._line_number(self._take(session, None), number)
+        text = " ".join((note or "").split()) or AGAIN
+        for update in self.note(session, f"line {n}: {text}"):
+            yield update
+        take = self._take(session, None)
+        yield {"line_pick": n, "line_note": "", "line_audio": self.serve(session, take.lines[n - 1].path)}
 
     def localize_view(self, session: str, values: dict[str, Any]) -> dict[str, Any]:
         """The Localize tab's values for a session with takes that a localize made (it has review.csv): the
@@ -268,11 +336,11 @@ class StudioUI:
 
     # -- events --------------------------------------------------------------------------------
 
-    def start(self, session: str, clip: str | None, line: str, srt: str | None, voice: str | None, emotion: str,
-              intensity: float | None):  # fmt: skip
-        """The first take, with the director's stages shown as the checkpoints record them."""
-        from cinedub.subtitles import read_srt
-
+    def start(self, session: str, clip: str | None, line: str, script: str | None, voice: str | None, emotion: str,
+              intensity: float | None, cast: list[str] | None = None):  # fmt: skip
+        """The first take, with the director's stages shown as the checkpoints record them. script: a script
+        file (cinedub.script.read_script: SRT, WebVTT, JSON or YAML, with speakers); cast: the uploaded cast
+        file and the recordings it names."""
         if self.state(session):
             raise CinedubError("this session already has its takes: give a note, or open a new page for a new clip")
         if not clip:
@@ -281,24 +349,36 @@ class StudioUI:
         emotion = None if emotion in (None, "", "auto", AUTO) else emotion
         if emotion is not None and emotion not in EMOTIONS:
             raise CinedubError(f"unknown emotion {emotion!r}: one of {', '.join(EMOTIONS)}")
-        if srt:
-            try:
-                lines = read_srt(srt)
-            except CinedubError as err:
-                raise CinedubError(str(err).replace(str(srt), Path(srt).name)) from None
-        elif line and line.strip():
-            lines = [Line(text=line)]
-        else:
-            raise CinedubError("no line: type the line to speak or upload an SRT file")
+        if not script and not (line and line.strip()):
+            raise CinedubError("no line: type the line to speak or upload a script")
         folder = self.folder(session)
         clip_path = self._receive_clip(session, clip)
         inputs = clip_path.parent
+        try:
+            members = scene.receive_cast(cast, inputs / "cast")
+            if script:
+                shown = Path(script).name
+                try:
+                    lines = read_script(script, characters=members or ())
+                except CinedubError as err:
+                    raise CinedubError(str(err).replace(str(script), shown)) from None
+                shutil.copyfile(script, inputs / f"script{Path(script).suffix.lower()}")
+            else:
+                lines = [Line(text=line)]
+            if members is not None:
+                try:
+                    check_cast(members, lines, voice)
+                except CinedubError as err:  # the voices as uploaded, and the page's words for --voice
+                    message = str(err).replace(f"{(inputs / 'cast').resolve()}/", "").replace(
+                        "give --voice", "upload a reference voice")
+                    raise CinedubError(message) from None
+        except CinedubError:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
         # No voice: Studio takes the clip's own actor (its dialogue), or refuses a clip without one.
         voice_path = inputs / f"voice{Path(voice).suffix.lower() or '.wav'}" if voice else None
         if voice:
             shutil.copyfile(voice, voice_path)
-        if srt:
-            shutil.copyfile(srt, inputs / "lines.srt")
         from cinedub.speech.voice import load_voice
 
         try:
@@ -318,11 +398,12 @@ class StudioUI:
 
         t0 = time.perf_counter()
         work = lambda: self.studio.dub(clip_path, lines, voice_path, session=session, out=folder,  # noqa: E731
-                                       emotion=emotion, intensity=intensity)  # fmt: skip
+                                       emotion=emotion, intensity=intensity, cast=members)  # fmt: skip
         result = yield from self._first_take(session, clip, clip_path, work, progress)
         self.say(session, [], None, result.messages)
         ready = f"Take {result.take.index} is ready ({time.perf_counter() - t0:.1f} s)."
-        own = " The voice is the clip's own actor (its dialogue, cleaned)." if voice_path is None else ""
+        from_clip = (self.state(session) or {}).get("voice_from_clip")
+        own = " The voice is the clip's own actor (its dialogue, cleaned)." if from_clip else ""
         yield self.view(session, status=ready + own)
 
     def note(self, session: str, text: str):
