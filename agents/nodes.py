@@ -18,9 +18,11 @@ from cinedub.agents.perception.cache import perceive_cached
 from cinedub.agents.state import DirectorState, json_native
 from cinedub.agents.plan import NoteReader, apply_note, first_plan, state_plan
 from cinedub.agents.prompts import scene_line
-from cinedub.agents.speakers import LineSpeaker, bind_characters, line_speakers, speech_envelope
+from cinedub.agents.speakers import (LineSpeaker, bind_characters, characters_to_voices, line_speakers,
+                                     speech_envelope, turns_by_face)
 from cinedub.agents.phrasing import Phrase, phrase, stretched
 from cinedub.agents.windows import base_windows, target_window
+from cinedub.diarize import diarize, speaker_recordings
 from cinedub.speech.actor import Actor, Shot
 from cinedub.speech.frontend import estimate_speech_seconds
 from cinedub.script import cast_member
@@ -114,6 +116,10 @@ def direct(state: DirectorState, runtime: Runtime[DirectorContext]) -> dict[str,
     windows = base_windows(perception, lines, natural, dialogue)
     found = _line_speakers(perception, windows, scene if dialogue else None)
     faces = bind_characters([line.speaker for line in lines], [f.track_id for f in found])
+    cast = state.cast
+    if state.voice_from_clip and dialogue:  # no voice given: each character in their own voice from the clip
+        cast = {**cast, **automatic_cast(lines, windows, cast, scene, perception, state.out_dir)}
+        voices = [line_voice(line, cast, state.voice) for line in lines]
     direction = Direction(
         emotion=overrides.emotion or conclusion.emotion or "neutral",
         intensity=overrides.intensity if overrides.intensity is not None else (conclusion.intensity or 0.5),
@@ -136,14 +142,50 @@ def direct(state: DirectorState, runtime: Runtime[DirectorContext]) -> dict[str,
     if off_screen and len(off_screen) < len(lines):
         messages.append(f"Off screen (narration): line{'s' if len(off_screen) > 1 else ''} "
                         f"{', '.join(map(str, off_screen))}.")  # fmt: skip
+    automatic = sorted(name for name, member in cast.items() if member.from_clip)
+    if automatic:
+        messages.append(f"Cast from the clip's own voices: {', '.join(automatic)}.")
     return {
         "plan": plan.model_dump(mode="json"),
+        "cast": {name: member.model_dump(mode="json") for name, member in cast.items()},
         "line_speakers": [f.model_dump(mode="json") for f in found],
         "cast_faces": [b.model_dump(mode="json") for b in faces],
         "fit_scale": [1.0] * len(lines),
         "auto_retakes": 0,
         "messages": messages,
     }
+
+
+# A diarized speaker with less speech than this (s) is not a voice to speak a character's lines in.
+MIN_CAST_VOICE_S = 1.5
+
+
+def automatic_cast(lines: list[Line], windows: list[Window], cast: dict[str, CastMember], scene: SceneSound,
+                   perception: Perception, out_dir: str) -> dict[str, CastMember]:  # fmt: skip
+    """The named characters the cast does not voice, each given their own speech in the clip (the diarized
+    speaker heard most in their lines' windows, cut from the dialogue stem into out_dir/scene/cast/). Empty
+    when fewer than two characters need a voice or the clip has one voice: the clip's dialogue is the voice."""
+    characters = [line.speaker if cast_member(cast, line.speaker) is None else None for line in lines]
+    count = len({name for name in characters if name is not None})
+    if count < 2:
+        return {}
+    # as many voices as the script names characters: the director's word for how many speak (a few seconds
+    # each of two voices may not part by themselves: MIN_SPEAKER_S)
+    audio, rate = media.load_audio(scene.dialogue_path, sample_rate=SPEAKER_ENVELOPE_RATE)
+    turns = diarize(audio, rate, speech=[(w.start, w.end) for w in scene.speech], num_speakers=count)
+    if perception.frame_times:  # corrected by the mouths: a turn while another speaker's face talks is theirs
+        envelope = speech_envelope(audio, rate, perception.frame_times, perception.sample_fps)
+        turns, _ = turns_by_face(perception, turns, envelope)
+    if len({turn.speaker for turn in turns}) < 2:
+        return {}
+    chosen = characters_to_voices(characters, windows, turns)
+    spoken = {name: sum(t.duration for t in turns if t.speaker == voice) for name, voice in chosen.items()}
+    chosen = {name: voice for name, voice in chosen.items() if spoken[name] >= MIN_CAST_VOICE_S}
+    recordings = speaker_recordings(audio, rate, [t for t in turns if t.speaker in chosen.values()],
+                                    Path(out_dir) / "scene" / "cast")  # fmt: skip
+    return {name: CastMember(name=name, voice=str(recordings[voice]), from_clip=True,
+                             notes=f"the clip's own voice {voice} ({spoken[name]:.1f} s of speech)")
+            for name, voice in chosen.items()}  # fmt: skip
 
 
 def _line_speakers(perception: Perception, windows: list[Window], scene: SceneSound | None) -> list[LineSpeaker]:
@@ -186,7 +228,8 @@ def act(state: DirectorState, runtime: Runtime[DirectorContext]) -> dict[str, An
             continue
         if asked.voice not in voices:
             # the clip's own dialogue stem is the voice alone already
-            own = state.voice_from_clip and asked.voice == state.voice
+            own = (state.voice_from_clip and asked.voice == state.voice) or any(
+                member.from_clip and member.voice == asked.voice for member in state.cast.values())
             voices[asked.voice] = load_voice(asked.voice, cleaned=own)
         phrases = phrase(line.text, given, stretched(guide, planned.window, given), exact=exact)
         audio, applied, line_timings = _perform(runtime.context.actor, line, asked, phrases, voices[asked.voice], shot)

@@ -192,6 +192,23 @@ def bind_characters(characters: Sequence[str | None],
             for r, (name, c) in enumerate(zip(names, chosen))]  # fmt: skip
 
 
+def characters_to_voices(characters: Sequence[str | None], windows: Sequence[Window],
+                         turns: Sequence[Turn]) -> dict[str, str]:  # fmt: skip
+    """Each named character (a line's speaker; one per window) given the diarized speaker ("S1", ...) heard most
+    inside their lines' windows, one speaker per character; a character no voice is heard for is left out."""
+    names = [name for name in dict.fromkeys(characters) if name is not None]
+    voices = list(dict.fromkeys(turn.speaker for turn in turns))
+    votes = np.zeros((len(names), len(voices)))
+    for name, window in zip(characters, windows, strict=True):
+        if name is None:
+            continue
+        for turn in turns:
+            overlap = min(window.end, turn.end) - max(window.start, turn.start)
+            if overlap > 0:
+                votes[names.index(name), voices.index(turn.speaker)] += overlap
+    return {name: voices[c] for name, c in zip(names, _assign(votes)) if c is not None}
+
+
 def link_speakers(perception: Perception, turns: Sequence[Turn],
                   envelope: np.ndarray | None = None) -> dict[str, int | None]:  # fmt: skip
     """Each diarized speaker ("S1", ...) linked to the face whose mouth moves most during their turns (its

@@ -17,12 +17,14 @@ the number is known (the faces seen talking), pass `num_speakers`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from cinedub.errors import CinedubError
-from cinedub.media import resample
+from cinedub.media import resample, write_wav
 from cinedub.speaker_encoder import ENCODER_LOCK, ENCODER_SAMPLE_RATE, encoder
 from cinedub.vad import spans_mask, speech_spans
 
@@ -189,3 +191,14 @@ def _turns(frames: np.ndarray, labels: np.ndarray, spans: list[tuple[float, floa
     for _, _, label in raw:
         names.setdefault(label, f"S{len(names) + 1}")
     return [Turn(start=round(start, 3), end=round(end, 3), speaker=names[label]) for start, end, label in raw]
+
+
+def speaker_recordings(audio: np.ndarray, sample_rate: int, turns: Sequence[Turn], folder: Path) -> dict[str, Path]:
+    """Each speaker's own speech (their turns of mono `audio`, joined) written to folder/NAME.wav: a recording
+    of their voice, e.g. for the automatic cast."""
+    folder.mkdir(parents=True, exist_ok=True)
+    recordings = {}
+    for speaker in dict.fromkeys(turn.speaker for turn in turns):
+        pieces = [audio[int(t.start * sample_rate) : int(t.end * sample_rate)] for t in turns if t.speaker == speaker]
+        recordings[speaker] = write_wav(folder / f"{speaker}.wav", np.concatenate(pieces), sample_rate)
+    return recordings

@@ -20,14 +20,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import numpy as np
 import yaml
 
 from cinedub.asr import Word
 from cinedub.diarize import Turn
 from cinedub.errors import CinedubError
 from cinedub.files import atomic_path
-from cinedub.types import Line, SceneSound, Window
+from cinedub.types import Line, Window
 
 # A silence this long between two words of one speaker starts a new line (s): a breath inside a sentence
 # is shorter, a new thought usually longer; and a subtitle-sized line is what a translation is fitted to.
@@ -207,20 +206,3 @@ def write_script(path: str | Path, lines: Sequence[Line], *, clip: str | Path) -
         tmp.write_text(header + yaml.safe_dump(entries, sort_keys=False, allow_unicode=True, width=110),
                        encoding="utf-8")  # fmt: skip
     return path
-
-
-def speaker_voices(scene: SceneSound, turns: Sequence[Turn], out_dir: str | Path) -> dict[str, Path]:
-    """Each diarized speaker's own speech, cut from the clip's dialogue stem into out_dir/cast/NAME.wav: the
-    voice their translated lines are spoken in (an automatic cast)."""
-    from cinedub import media
-
-    audio, rate = media.load_audio(scene.dialogue_path)
-    folder = Path(out_dir) / "cast"
-    folder.mkdir(parents=True, exist_ok=True)
-    voices = {}
-    for speaker in dict.fromkeys(turn.speaker for turn in turns):
-        pieces = [audio[int(t.start * rate) : int(t.end * rate)] for t in turns if t.speaker == speaker]
-        path = folder / f"{speaker}.wav"
-        media.write_wav(path, np.concatenate(pieces).astype(np.float32), rate)
-        voices[speaker] = path
-    return voices

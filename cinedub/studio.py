@@ -460,8 +460,7 @@ class Studio:
         from cinedub.agents.speakers import speech_envelope, turns_by_face
         from cinedub.asr import transcribe_source
         from cinedub.diarize import diarize
-        from cinedub.localize import (ReviewRow, read_review, refit, script_lines, segment, speaker_voices,
-                                      write_review, write_script)  # fmt: skip
+        from cinedub.localize import ReviewRow, read_review, refit, script_lines, segment, write_review, write_script
         from cinedub.subtitles import write_srt
         from cinedub.translate import make_translator
 
@@ -492,13 +491,8 @@ class Studio:
         write_review(out_dir / "review.csv", rows)
         write_srt(out_dir / f"script.{to}.srt", lines)
         write_script(out_dir / f"script.{to}.yaml", lines, clip=clip)
-        speakers = {row.speaker for row in rows}
-        cast = None
-        if len(speakers) > 1:  # each speaker in their own voice: their own speech, cut by the diarization
-            voices = speaker_voices(scene, [t for t in turns if t.speaker in speakers], out_dir)
-            cast = {name: CastMember(name=name, voice=str(path.resolve())) for name, path in voices.items()}
-        dub = self.dub(clip, lines, None, session=session, out=out_dir, ambience=ambience, cast=cast,
-                       scene_sound=scene)  # fmt: skip
+        # no voice given: the director casts each speaker in their own speech from the clip (nodes.automatic_cast)
+        dub = self.dub(clip, lines, None, session=session, out=out_dir, ambience=ambience, scene_sound=scene)
         return LocalizeResult(source_language=detected, probability=probability, language=to, rows=rows,
                               review_path=out_dir / "review.csv", dub=dub)  # fmt: skip
 

@@ -75,6 +75,9 @@ class CastMember(Record):
     name: str
     voice: str
     notes: str | None = None
+    # the voice is the character's own speech cut from the clip's dialogue stem (the automatic cast): clean
+    # already, so it is not cleaned again
+    from_clip: bool = False
 
 
 class ClipInfo(Record):

@@ -267,6 +267,47 @@ def test_a_dub_of_the_scene_says_who_speaks_each_line(scene, tmp_path, sample):
     assert len(saved["line_speakers"]) == 5 and all("score" in s for s in saved["line_speakers"])
 
 
+def test_with_no_voice_each_character_speaks_in_their_own_voice_from_the_clip(scene, tmp_path):
+    """The automatic cast: a script naming two characters, no --voice and no --cast: each character is given the
+    diarized speaker heard in their lines (their own speech, cut from the clip's dialogue stem), and each
+    line's take is closer (resemblyzer) to that character's own voice than to the other's."""
+    import json
+
+    from cinedub.evaluation.secs import speaker_embedding
+    from cinedub.studio import Studio
+    from cinedub.types import Line
+
+    texts = ["I told you I would come back.", "You should not have come here.", "I had nowhere else to go.",
+             "Then sit down and listen."]  # fmt: skip
+    lines = [Line(text=text, window=window, speaker="Anna" if who == "woman" else "Ben")
+             for text, (who, window) in zip(texts, construction())]  # fmt: skip
+    result = Studio().dub(scene["path"], lines, None, session="own-cast", out=tmp_path / "out", ambience="drop")
+    cast = json.loads((tmp_path / "out" / "direction.json").read_text())["cast"]
+    assert sorted(cast) == ["Anna", "Ben"] and all("the clip's own voice" in c["notes"] for c in cast.values())
+    print("automatic cast:", {name: c["notes"] for name, c in cast.items()})
+    assert any("Cast from the clip's own voices: Anna, Ben." in m for m in result.messages)
+
+    def embedding(path):
+        audio, rate = media.load_audio(path, mono=True)
+        return speaker_embedding(audio, rate)
+
+    # each person's voice: their whole clip's dialogue, the room and music taken out
+    from cinedub.stems import split_dialogue
+
+    voices = {}
+    for who, (name, _, _) in SOURCES.items():
+        audio, rate = media.load_audio(SHARED_DATA / name, mono=True)
+        stems = split_dialogue(audio, rate)
+        voices[who] = speaker_embedding(stems.dialogue, stems.sample_rate)
+    similarity = []
+    for rendering, (who, _) in zip(result.take.lines, construction()):
+        other = "man" if who == "woman" else "woman"
+        e = embedding(rendering.path)
+        similarity.append((rendering.line, who, round(float(e @ voices[who]), 3), round(float(e @ voices[other]), 3)))
+    print("own / other voice similarity per line:", similarity)
+    assert all(mine > theirs for _, _, mine, theirs in similarity), similarity
+
+
 def test_join_turns_spans_a_speakers_pauses_not_another_speaker():
     turns = [Turn(0.0, 1.0, "S1"), Turn(1.5, 3.0, "S1"), Turn(3.2, 4.0, "S2"), Turn(5.0, 6.0, "S2"),
              Turn(6.1, 9.0, "S2"), Turn(9.2, 14.0, "S2")]  # fmt: skip
