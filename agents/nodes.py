@@ -18,6 +18,7 @@ from cinedub.agents.perception.cache import perceive_cached
 from cinedub.agents.state import DirectorState, json_native
 from cinedub.agents.plan import NoteReader, apply_note, first_plan, state_plan
 from cinedub.agents.prompts import scene_line
+from cinedub.agents.reasoners import line_conclusions
 from cinedub.agents.speakers import (LineSpeaker, bind_characters, characters_to_voices, line_speakers,
                                      speech_envelope, turns_by_face)
 from cinedub.agents.phrasing import Phrase, phrase, stretched
@@ -120,6 +121,11 @@ def direct(state: DirectorState, runtime: Runtime[DirectorContext]) -> dict[str,
     if state.voice_from_clip and dialogue:  # no voice given: each character in their own voice from the clip
         cast = {**cast, **automatic_cast(lines, windows, cast, scene, perception, state.out_dir)}
         voices = [line_voice(line, cast, state.voice) for line in lines]
+    # a scene with a cast (more than one face speaks, or a voice off screen): each line concluded from its own
+    # speaker's face and words; one speaker on screen: the scene's conclusion is theirs
+    on_screen = {f.track_id for f in found if f.track_id is not None}
+    per_line = len(lines) > 1 and (len(on_screen) > 1 or any(f.track_id is None for f in found))
+    concluded = line_conclusions(perception, [f.track_id for f in found], [l.text for l in lines]) if per_line else []
     direction = Direction(
         emotion=overrides.emotion or conclusion.emotion or "neutral",
         intensity=overrides.intensity if overrides.intensity is not None else (conclusion.intensity or 0.5),
@@ -127,7 +133,13 @@ def direct(state: DirectorState, runtime: Runtime[DirectorContext]) -> dict[str,
         voice=state.voice,
         references=state.references,
     )
-    plan = first_plan(direction, windows, [_own_direction(line, voice) for line, voice in zip(lines, voices)])
+    own = [_own_direction(line, voice) for line, voice in zip(lines, voices)]
+    for mine, line_conclusion in zip(own, concluded):  # the face's emotion where the script and the human are silent
+        if "emotion" not in mine and overrides.emotion is None and line_conclusion.emotion is not None:
+            mine["emotion"] = line_conclusion.emotion
+            if "intensity" not in mine and overrides.intensity is None and line_conclusion.intensity is not None:
+                mine["intensity"] = line_conclusion.intensity
+    plan = first_plan(direction, windows, own)
     messages = [
         f"{conclusion.scene_type.capitalize()}: {conclusion.num_people} on screen, {conclusion.num_speaking} speaking. "
         f"Directing {direction.emotion} at intensity {direction.intensity:.2f} into {windows[0].start:.2f}-{windows[0].end:.2f} s."
@@ -148,6 +160,7 @@ def direct(state: DirectorState, runtime: Runtime[DirectorContext]) -> dict[str,
     return {
         "plan": plan.model_dump(mode="json"),
         "cast": {name: member.model_dump(mode="json") for name, member in cast.items()},
+        "line_conclusions": [c.model_dump(mode="json") for c in concluded],
         "line_speakers": [f.model_dump(mode="json") for f in found],
         "cast_faces": [b.model_dump(mode="json") for b in faces],
         "fit_scale": [1.0] * len(lines),
@@ -320,8 +333,10 @@ def export(state: DirectorState) -> dict[str, Any]:
     voice = {"path": state.voice, "from": "the clip's own dialogue" if state.voice_from_clip else "given"}
     cast = {name: {"voice": member.voice, "notes": member.notes} for name, member in state.cast.items()}
     faces = [f.track_id for f in state.line_speakers] or [None] * len(takes[-1].lines)
+    concluded = [c.model_dump(mode="json") for c in state.line_conclusions] or [None] * len(takes[-1].lines)
     spoken = [{"line": r.line, "text": r.text, "speaker": r.direction.speaker, "voice": r.direction.voice,
-               "face": face, "on_screen": face is not None} for r, face in zip(takes[-1].lines, faces)]  # fmt: skip
+               "face": face, "on_screen": face is not None, "conclusion": line_conclusion}
+              for r, face, line_conclusion in zip(takes[-1].lines, faces, concluded)]  # fmt: skip
     director = json_native({"voice": voice, "cast": cast, "lines": spoken, "cast_faces": state.cast_faces,
                             "line_speakers": state.line_speakers, "reasoner": state.reasoner,
                             "reasoner_notes": state.reasoner_notes, "cot": state.cot,

@@ -89,6 +89,30 @@ def _blend_emotion(perception: Perception) -> tuple[str, float, str]:
     return emotion, intensity, f"As {because}, the emotion is {emotion} at intensity {intensity:.2f}."
 
 
+def line_conclusions(perception: Perception, faces: list[int | None], texts: list[str]) -> list[Conclusion]:
+    """Each line's own conclusion in a scene with a cast (DeepDubber's decision per line, by the rules): the
+    scene type for that line (its speaker off screen: narration; on screen, with other faces speaking other
+    lines: dialogue; else monologue), and the age, gender and emotion of the face that says it (`faces`: the
+    line's track id, agents/speakers.line_speakers), the emotion blended with the line's own words."""
+    from cinedub.agents.perception.text import text_emotion
+
+    speaking = {face for face in faces if face is not None}
+    conclusions = []
+    for face, text in zip(faces, texts, strict=True):
+        view = perception.model_copy(update={"speaker_id": face, "text": text_emotion(text)})
+        emotion, intensity, _ = _blend_emotion(view)
+        person = view.speaker
+        several = len(speaking) > 1 and perception.num_people > 1  # (one person can be two tracks)
+        scene_type = "narration" if face is None else "dialogue" if several else "monologue"
+        conclusions.append(Conclusion(
+            scene_type=scene_type, num_people=perception.num_people,
+            num_speaking=min(len(speaking), perception.num_people),
+            gender=person.gender if person is not None else "unknown",
+            age=person.age if person is not None else None, emotion=emotion, intensity=intensity,
+        ))  # fmt: skip
+    return conclusions
+
+
 class RulesReasoner:
     """Fills the four CoT stages from perception facts (faces, mouths, the line's words)."""
 

@@ -101,6 +101,8 @@ class DirectorState(InputState):
     # who speaks each line (agents/speakers.py): the face and its evidence, and each character's face
     line_speakers: list[LineSpeaker] = []
     cast_faces: list[CharacterBinding] = []
+    # in a scene with a cast, each line's own conclusion from its speaker's face and words (else empty)
+    line_conclusions: list[Conclusion] = []
     cot: str = ""
     conclusion: Conclusion | None = None
     reasoner: str = ""

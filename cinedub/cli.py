@@ -118,6 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "(`ray start --head`): auto, or the head's HOST:PORT")
     classify.add_argument("--concurrency", type=int, default=1,
                           help="clips the reasoner works on at once (threads in this process; default 1)")
+    classify.add_argument("--script", help="a script of the clip (one clip only; .srt, .vtt, .yaml, .json): each "
+                          "line's speaker (the face that says it) and its own scene type, age, gender, emotion")
     classify.add_argument("--timeout", type=float, help="openai: seconds one request to the server may take")
     classify.add_argument("--retries", type=int, help="openai: tries after the first on errors and timeouts")
 
@@ -326,8 +328,33 @@ class _PerceiveClip:
         return perceive(path, finder=finder)
 
 
-def _classify_record(clip_id: str, path: Path, gold: str | None, perception, reasoner) -> dict:
-    """One clip's JSON record from its perception (or why there is none), then the reasoner."""
+def _line_records(path: Path, perception, lines) -> list[dict]:
+    """Per line of a script: where it goes, the face that says it (None: off screen) and that line's own
+    conclusion (scene type, age, gender, emotion from its speaker's face and words), as the director finds
+    them for a dub."""
+    from cinedub import media
+    from cinedub.agents.reasoners import line_conclusions
+    from cinedub.agents.speakers import line_speakers, speech_envelope
+    from cinedub.agents.windows import base_windows
+    from cinedub.speech.frontend import estimate_speech_seconds
+
+    natural = [estimate_speech_seconds(line.text, language=line.language) for line in lines]
+    windows = base_windows(perception, lines, natural)
+    envelope = None
+    if media.probe(path).has_audio and perception.frame_times:
+        audio, rate = media.load_audio(path, sample_rate=16_000, max_seconds=perception.duration)
+        envelope = speech_envelope(audio, rate, perception.frame_times, perception.sample_fps)
+    faces = [found.track_id for found in line_speakers(perception, windows, envelope)]
+    concluded = line_conclusions(perception, faces, [line.text for line in lines])
+    return [{"line": n, "speaker": line.speaker, "start": round(w.start, 3), "end": round(w.end, 3), "face": face,
+             "scene_type": c.scene_type, "gender": c.gender, "age": c.age, "emotion": c.emotion,
+             "intensity": c.intensity}
+            for n, (line, w, face, c) in enumerate(zip(lines, windows, faces, concluded), 1)]  # fmt: skip
+
+
+def _classify_record(clip_id: str, path: Path, gold: str | None, perception, reasoner, script=None) -> dict:
+    """One clip's JSON record from its perception (or why there is none), then the reasoner; with a `script`,
+    each line's speaker and conclusion too (`lines`)."""
     from cinedub.batch import Failed, one_line
 
     record: dict = {"id": clip_id, "video": str(path)}
@@ -341,6 +368,8 @@ def _classify_record(clip_id: str, path: Path, gold: str | None, perception, rea
                       emotion=c.emotion, cot=reasoning.cot, reasoner=reasoning.backend)  # fmt: skip
         if reasoning.notes:  # e.g. the model's answer was repaired, or the server was down and rules answered
             record["reasoner_notes"] = reasoning.notes
+        if script is not None:
+            record["lines"] = _line_records(path, perception, script)
     except CinedubError as err:
         record["error"] = str(err)
     except Exception as err:  # a bug or a library failure: still only this clip's
@@ -377,6 +406,15 @@ def cmd_classify(args: argparse.Namespace) -> int:
     if args.retries is not None and args.retries < 0:
         raise CinedubError("--retries must be 0 or more")
     items = _classify_inputs(args)
+    script = None
+    if args.script:
+        from cinedub.script import read_script
+
+        if len(items) != 1 or args.manifest:
+            raise CinedubError("--script describes one clip: give exactly one CLIP with it")
+        script = read_script(args.script)
+        if not script:
+            raise CinedubError(f"{args.script} has no lines")
     model = load_model(args.reasoner)
     _set_model_limits(model, args.reasoner, timeout_s=args.timeout, retries=args.retries)
     reasoner = load_reasoner(args.reasoner, ground=args.ground, model=model)
@@ -397,7 +435,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
 
     def reason(clip_id: str, perception) -> dict:
         path, gold = todo[clip_id]
-        return _classify_record(clip_id, path, gold, perception, reasoner)
+        return _classify_record(clip_id, path, gold, perception, reasoner, script)
 
     results = run_batch(_PerceiveClip(), [(clip_id, path) for clip_id, (path, _) in todo.items()],
                         workers=args.workers or default_workers(), ray_address=args.ray, then=reason,

@@ -265,6 +265,11 @@ def test_a_dub_of_the_scene_says_who_speaks_each_line(scene, tmp_path, sample):
     assert [(b["character"], who[b["track_id"]]) for b in saved["cast_faces"]] == [
         ("Anna", "woman"), ("Ben", "man"), ("Narrator", None)]
     assert len(saved["line_speakers"]) == 5 and all("score" in s for s in saved["line_speakers"])
+    # each line concluded from its own speaker's face: dialogue on screen, narration off it
+    concluded = [line["conclusion"] for line in saved["lines"]]
+    print("per-line conclusions:", [(c["scene_type"], c["gender"], c["age"], c["emotion"]) for c in concluded])
+    assert [c["scene_type"] for c in concluded] == ["dialogue"] * 4 + ["narration"]
+    assert [c["gender"] for c in concluded] == ["female", "male", "female", "male", "unknown"]
 
 
 def test_with_no_voice_each_character_speaks_in_their_own_voice_from_the_clip(scene, tmp_path):
@@ -306,6 +311,25 @@ def test_with_no_voice_each_character_speaks_in_their_own_voice_from_the_clip(sc
         similarity.append((rendering.line, who, round(float(e @ voices[who]), 3), round(float(e @ voices[other]), 3)))
     print("own / other voice similarity per line:", similarity)
     assert all(mine > theirs for _, _, mine, theirs in similarity), similarity
+
+
+def test_classify_with_a_script_reports_each_lines_speaker_and_conclusion(scene, tmp_path, cinedub_home):
+    import json
+
+    import yaml
+
+    script = tmp_path / "scene.yaml"
+    script.write_text(yaml.safe_dump([{"speaker": "Anna" if who == "woman" else "Ben", "text": "Some words here.",
+                                       "start": w.start, "end": w.end} for who, w in construction()]))  # fmt: skip
+    done = run_cinedub("classify", scene["path"], "--script", script, home=cinedub_home)
+    assert done.returncode == 0, done.stderr
+    lines = json.loads(done.stdout)["lines"]
+    assert [scene["who"][line["face"]] for line in lines] == [who for who, _ in construction()]
+    assert [line["scene_type"] for line in lines] == ["dialogue"] * 4
+    assert [line["gender"] for line in lines] == ["female", "male", "female", "male"]
+    two = run_cinedub("classify", scene["path"], SHARED_DATA / "latentsync_demo1.mp4", "--script", script,
+                      home=cinedub_home)
+    assert two.returncode != 0 and "exactly one CLIP" in two.stderr
 
 
 def test_join_turns_spans_a_speakers_pauses_not_another_speaker():

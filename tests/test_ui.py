@@ -8,11 +8,13 @@ import os
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from cinedub.errors import CinedubError
 from cinedub.ui import views
 from cinedub.ui.app import SESSION_NAME, new_session_name, parse_intensity
+from cinedub.ui.scene import LINE_COLUMNS
 from tests.conftest import run_cinedub
 
 COT = ("<SUMMARY> I will count the people. </SUMMARY> <CAPTION> One man in a car. </CAPTION>"
@@ -560,3 +562,226 @@ def test_localize_tab_in_the_browser(browser_mod, cinedub_home, shots):
         page.screenshot(path=shots / "localize-2-redub.png", full_page=True)
         assert "rendered anew: line 2;" in page.locator("#status").inner_text()
         assert "A month since I came." in page.locator("#review-table").inner_text()
+
+
+# -- a scene with a cast (issue 16: the cast panel, the lines table, a retake of one line, the timeline) ---------
+
+ANNA_VOICE = LOCALIZE_CLIP.parent / "latentsync_demo1_voice.wav"  # the woman's own recording
+BEN_VOICE = LOCALIZE_CLIP.parent / "latentsync_demo2_voice.wav"  # the man's
+SCENE_LINES = ["Where were you all night?", "Out, walking by the river.", "You could have called me.",
+               "I know. I am sorry."]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def cast_scene(tmp_path_factory):
+    """The two-person scene of tests/test_speakers.py (the woman left, the man right, talking in turn), a
+    4-line SRT script over its turns (Anna, Ben, Anna, Ben) and the uploads of a cast: a cast file naming
+    the voices by paths the studio resolves by file name alone, and the two recordings."""
+    from types import SimpleNamespace
+
+    from tests.test_speakers import build_scene, construction
+
+    folder = tmp_path_factory.mktemp("cast-scene")
+    clip = build_scene(folder)
+    cues = [(window.start, window.end, f"[{'Anna' if who == 'woman' else 'Ben'}] {text}")
+            for (who, window), text in zip(construction(), SCENE_LINES, strict=True)]  # fmt: skip
+    script = folder / "scene.srt"
+    script.write_text("".join(f"{i}\n{_srt_time(a)} --> {_srt_time(b)}\n{text}\n\n"
+                              for i, (a, b, text) in enumerate(cues, 1)))  # fmt: skip
+    cast = folder / "cast.toml"
+    cast.write_text(f'Anna = "voices/{ANNA_VOICE.name}"\n\n[Ben]\nvoice = "/elsewhere/{BEN_VOICE.name}"\n'
+                    'notes = "calm"\n')  # fmt: skip
+    return SimpleNamespace(clip=clip, script=script, cast=[str(cast), str(ANNA_VOICE), str(BEN_VOICE)])
+
+
+def _srt_time(seconds: float) -> str:
+    millis = round(seconds * 1000)
+    return f"00:{millis // 60_000:02d}:{millis // 1000 % 60:02d},{millis % 1000:03d}"
+
+
+@pytest.fixture(scope="module")
+def cast_dub(cast_scene, localize_home):
+    """The Dub tab's handlers on the scene: the first take with the script and the cast, then line 2 chosen
+    in the lines table and retaken with the note "angrier"."""
+    import time
+    from types import SimpleNamespace
+
+    from cinedub.studio import Studio
+    from cinedub.ui.app import StudioUI
+
+    ui = StudioUI(Studio(home=localize_home))
+    name = new_session_name()
+    t0 = time.perf_counter()
+    first = list(ui.start(name, str(cast_scene.clip), "", str(cast_scene.script), None, "auto", "",
+                          cast_scene.cast))[-1]  # fmt: skip
+    dub_s = time.perf_counter() - t0
+    picked = ui.pick_line(name, 2)
+    t0 = time.perf_counter()
+    retake = list(ui.retake_line(name, 2, "angrier"))
+    return SimpleNamespace(ui=ui, name=name, first=first, picked=picked, retake=retake, dub_s=dub_s,
+                           retake_s=time.perf_counter() - t0, folder=localize_home / "ui" / name)  # fmt: skip
+
+
+@pytest.mark.slow
+def test_the_cast_panel_and_the_lines_table_of_a_two_person_scene(cast_dub):
+    """After the first take: four lines with their speakers in the lines table, each character in the cast
+    panel with a thumbnail of their own face (Anna's the woman's, on the left) and their uploaded voice."""
+    from PIL import Image
+
+    from cinedub.agents.perception.faces import FaceFinder
+    from cinedub.types import Perception
+
+    print(f"first take of the scene through the Dub tab: {cast_dub.dub_s:.1f} s")
+    view = cast_dub.first
+    assert view["status"].startswith("Take 1 is ready") and "own actor" not in view["status"]
+    rows = view["lines_table"]
+    assert [row[:3] for row in rows] == [[n, who, text] for n, who, text in
+                                         zip(range(1, 5), ["Anna", "Ben", "Anna", "Ben"], SCENE_LINES)]  # fmt: skip
+    assert [row[6] for row in rows] == [1, 1, 1, 1] and all("–" in row[3] for row in rows)
+    assert view["cast_pick"] == (["Anna", "Ben"], "Anna")
+    assert Path(view["cast_audio"]).read_bytes() == ANNA_VOICE.read_bytes()  # a served copy of the upload
+    gallery = view["cast_gallery"]
+    assert [caption for _, caption in gallery] == [f"Anna · {ANNA_VOICE.name}", f"Ben · {BEN_VOICE.name}"]
+    state = cast_dub.ui.state(cast_dub.name)
+    perception = Perception.model_validate(state["perception"])
+    boxes = {p.track_id: p.box for p in perception.people}
+    faces = {b["character"]: b["track_id"] for b in state["cast_faces"]}
+    assert boxes[faces["Anna"]][0] + boxes[faces["Anna"]][2] / 2 < 0.5 < boxes[faces["Ben"]][0]  # left / right
+    assert view["cast_table"].splitlines()[2:] == [f"| Anna | {faces['Anna']} | {ANNA_VOICE.name} | 1, 3 |  |",
+                                                   f"| Ben | {faces['Ben']} | {BEN_VOICE.name} | 2, 4 | calm |"]
+    crops = [np.asarray(Image.open(path).convert("RGB")) for path, _ in gallery]
+    assert all(crop.shape[0] > 40 and crop.shape[1] > 40 and crop.std() > 10 for crop in crops)
+    assert not np.array_equal(crops[0], crops[1])
+    with FaceFinder() as finder:  # each thumbnail is a face, filling a good part of it (MediaPipe)
+        for crop in crops:
+            finder.forget()
+            (found,) = finder.find(np.ascontiguousarray(crop))
+            assert found.box[2] > 0.3 and found.meshed
+    # the voice of each line is its character's upload
+    assert _cast_voice(cast_dub, "Ben") == BEN_VOICE.read_bytes()
+    assert Path(cast_dub.picked["line_audio"]).read_bytes() == \
+        Path(_take_of(state, 1).lines[1].path).read_bytes() and cast_dub.picked["line_pick"] == 2  # fmt: skip
+
+
+def _cast_voice(dub, character: str) -> bytes:
+    """The bytes the cast panel's player gets for `character`."""
+    return Path(dub.ui.cast_voice(dub.name, character)["cast_audio"]).read_bytes()
+
+
+def _take_of(state: dict, index: int):
+    from cinedub.types import TakeRecord
+
+    return next(TakeRecord.model_validate(t) for t in state["takes"] if t["index"] == index)
+
+
+@pytest.mark.slow
+def test_a_retake_of_one_line_from_its_row_and_the_timeline(cast_dub):
+    """Line 2 retaken with "angrier": take 2 renders only line 2 (the table says which take rendered each
+    line), the line's player plays the new line, the timeline picture is drawn again for take 2, and the
+    export carries take 2."""
+    from PIL import Image
+
+    print(f"retake of line 2 through the Dub tab: {cast_dub.retake_s:.1f} s")
+    view = next(step for step in reversed(cast_dub.retake) if "lines_table" in step)
+    state = cast_dub.ui.state(cast_dub.name)
+    take = _take_of(state, 2)
+    assert take.rerendered == [2] and take.note == "line 2: angrier"
+    assert [row[6] for row in view["lines_table"]] == [1, 2, 1, 1] and view["lines_table"][1][4] == "angry"
+    assert "line 2: angrier" in view["chat"][-2]["content"]
+    assert Path(cast_dub.retake[-1]["line_audio"]).read_bytes() == Path(take.lines[1].path).read_bytes()
+    plots = cast_dub.folder / "plots"
+    first, second = plots / "timeline-001.png", plots / "timeline-002.png"
+    assert Path(cast_dub.first["timeline"]).read_bytes() == first.read_bytes()
+    assert Path(view["timeline"]).read_bytes() == second.read_bytes() != first.read_bytes()
+    width, height = Image.open(second).size
+    assert width >= 800 and height >= 300
+    files = cast_dub.ui.export(cast_dub.name, "2: take-002")["files"]
+    assert sorted(Path(f).name for f in files)[:3] == ["take-002-report.json", "take-002.ambience.wav",
+                                                       "take-002.dialogue.wav"]  # fmt: skip
+    with pytest.raises(CinedubError, match=r"^choose a line of the table to retake \(1-4\), not 5$"):
+        list(cast_dub.ui.retake_line(cast_dub.name, 5, ""))
+    with pytest.raises(CinedubError, match=r"^choose a line to retake: select its row in the lines table \(1-4\)$"):
+        list(cast_dub.ui.retake_line(cast_dub.name, None, "angrier"))
+
+
+def test_bad_casts_are_one_line_errors_and_leave_nothing(sample, cinedub_home, tmp_path):
+    """A character of the script with no voice, a voice the cast names but no upload, a voice that is no
+    audio, no cast file or two: each a one-line error naming the files as uploaded; no session is left."""
+    from cinedub.studio import Studio
+    from cinedub.ui.app import StudioUI
+
+    script = tmp_path / "scene.yaml"
+    script.write_text("- {speaker: Anna, text: 'Where were you?', start: 0.2, end: 1.6}\n"
+                      "- {speaker: Carl, text: Out., start: 2.0, end: 3.0}\n")  # fmt: skip
+    (tmp_path / "anna.toml").write_text(f'Anna = "{ANNA_VOICE.name}"\n')
+    (tmp_path / "both.toml").write_text(f'Anna = "{ANNA_VOICE.name}"\nCarl = "carl.wav"\n')
+    (tmp_path / "carl.wav").write_text("not a recording\n")
+    (tmp_path / "other.yaml").write_text(f"Anna: {ANNA_VOICE.name}\n")
+    ui = StudioUI(Studio(home=cinedub_home))
+    cases = [
+        ([tmp_path / "anna.toml", ANNA_VOICE], "^Carl has no voice: the cast \\(Anna\\) does not name Carl; add them "
+                                               "to it, or upload a reference voice for the lines"),
+        ([tmp_path / "both.toml", ANNA_VOICE], "^cast both.toml: Carl's voice carl.wav is missing: upload carl.wav "
+                                               "with the cast file$"),
+        ([tmp_path / "both.toml", ANNA_VOICE, tmp_path / "carl.wav"], "^the cast's voice for Carl is not usable: "
+                                                                       "carl.wav "),
+        ([ANNA_VOICE], "^the cast: upload one cast file .* cast files uploaded: none$"),
+        ([tmp_path / "anna.toml", tmp_path / "other.yaml", ANNA_VOICE], "cast files uploaded: 2 \\(anna.toml, "
+                                                                         "other.yaml\\)$"),
+    ]  # fmt: skip
+    for uploads, says in cases:
+        name = new_session_name()
+        with pytest.raises(CinedubError, match=says) as refused:
+            list(ui.start(name, str(sample.clip), "", str(script), None, "auto", "", [str(u) for u in uploads]))
+        assert "\n" not in str(refused.value) and str(cinedub_home) not in str(refused.value)
+        assert not (cinedub_home / "ui" / name).exists() and ui.state(name) is None
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_a_scene_with_a_cast_in_the_browser(browser_mod, cast_scene, cinedub_home, shots):
+    """Upload the two-person scene, its script and its cast (the cast file and both voices in one upload);
+    Dub: the lines table fills with the four lines and their speakers, the cast panel shows both faces; a
+    click on line 2's row and "Retake line" with "angrier" make take 2 with only line 2 rendered anew; the
+    timeline picture is shown and drawn again; export."""
+    b = browser_mod
+    with b.serve(cinedub_home) as url, b.chromium() as context:
+        page = b.open_studio(context, url)
+        page.locator("#clip-upload input[type=file]").set_input_files(str(cast_scene.clip))
+        page.locator("#script-upload input[type=file]").set_input_files(str(cast_scene.script))
+        page.locator("#cast-upload input[type=file]").set_input_files(cast_scene.cast)
+        for element, name in (("clip-upload", "scene.mp4"), ("script-upload", "scene.srt"),
+                              ("cast-upload", "cast.toml"), ("cast-upload", ANNA_VOICE.name),
+                              ("cast-upload", BEN_VOICE.name)):  # fmt: skip
+            page.wait_for_function(f"() => (document.querySelector('#{element}')?.innerText || '')"
+                                   f".replace(/\\s/g, '').includes({name!r})", timeout=60_000)  # fmt: skip
+        b.dub(page)
+        b.wait_for_take(page, 1)
+        page.screenshot(path=shots / "cast-1-take1.png", full_page=True)
+        table = page.locator("#lines-table").inner_text()
+        assert all(text in table for text in SCENE_LINES) and table.count("Anna") == 2 and table.count("Ben") == 2
+        assert page.locator("#cast-gallery img").count() == 2
+        assert "Anna" in page.locator("#cast-table").inner_text()
+        page.locator("#cast-gallery img").nth(1).click()  # Ben's face: the player switches to his voice
+        page.wait_for_function(f"() => document.querySelector('#cast-audio a[download]')?.getAttribute('download') "
+                               f"=== {BEN_VOICE.name!r}", timeout=60_000)  # fmt: skip
+        assert page.locator("#cast-pick input").input_value() == "Ben"
+        first = page.locator("#timeline img").get_attribute("src")
+        assert first and "timeline-001.png" in first
+
+        page.locator('#lines-table [data-testid="cell-1-2"]').click()  # line 2's text
+        page.wait_for_function("() => document.querySelector('#line-pick input')?.value === '2'", timeout=60_000)
+        page.wait_for_selector("#line-audio audio", state="attached", timeout=60_000)
+        page.locator("#line-note textarea").fill("angrier")
+        page.locator("#retake-btn").click()
+        b.wait_for_take(page, 2)
+        page.wait_for_function("() => (document.querySelector('#timeline img')?.getAttribute('src') || '')"
+                               ".includes('timeline-002.png')", timeout=60_000)  # fmt: skip
+        page.screenshot(path=shots / "cast-2-retake.png", full_page=True)
+        assert "line 2: angrier" in page.locator("#chat").inner_text()
+        take_column = LINE_COLUMNS.index("take")
+        takes = [page.locator(f'#lines-table [data-testid="cell-{row}-{take_column}"]').inner_text().strip()
+                 for row in range(len(SCENE_LINES))]  # fmt: skip
+        assert takes == ["1", "2", "1", "1"], takes
+        exported = "".join(b.export(page).split())
+        assert all(f"take-002{ext}" in exported for ext in (".wav", ".mp4", ".srt", "-report.json"))

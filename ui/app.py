@@ -25,7 +25,7 @@ from cinedub.errors import CinedubError
 from cinedub.files import storage_error, write_json
 from cinedub.labels import EMOTIONS, SCENE_TYPES
 from cinedub.localize import ReviewRow, read_review, refit, write_review
-from cinedub.script import SCRIPT_FORMATS, read_script
+from cinedub.script import CAST_FORMATS, SCRIPT_FORMATS, read_script
 from cinedub.studio import AGAIN, Studio, check_cast
 from cinedub.types import DIRECTION_BOUNDS, Line, Perception, TakeRecord
 from cinedub.ui import scene, timeline, views
@@ -203,12 +203,14 @@ class StudioUI:
             thumbnail = scene.face_thumbnail(folder / "faces" / f"face-{entry['face']}.png", values["clip"],
                                              perception, entry["face"])  # fmt: skip
             if thumbnail is not None:
-                gallery.append((self.serve(session, thumbnail), f"{entry['character']} · {Path(entry['voice']).name}"))
+                caption = f"{entry['character']} · {Path(entry['voice']).name}"
+                gallery.append((self.serve(session, thumbnail), caption))
         characters = [entry["character"] for entry in entries]
         picture = folder / "plots" / f"timeline-{last.index:03d}.png"
         if not picture.is_file() and last.lines:
             line_faces = [found.get("track_id") for found in values.get("line_speakers") or []]
-            bound = {b["track_id"]: b["character"] for b in values.get("cast_faces") or [] if b.get("track_id") is not None}
+            bound = {b["track_id"]: b["character"] for b in values.get("cast_faces") or []
+                     if b.get("track_id") is not None}  # fmt: skip
             timeline.scene_timeline(picture, perception, last, line_faces or [None] * len(last.lines), bound)
         return {"lines_table": scene.lines_rows(last), "cast_gallery": gallery,
                 "cast_table": scene.cast_markdown(entries),
@@ -222,12 +224,14 @@ class StudioUI:
         return self.serve(session, voice) if _in(self.folder(session), voice) else None
 
     def cast_voice(self, session: str, character: str | None) -> dict[str, Any]:
-        """The cast panel's player switched to `character`'s voice."""
-        values = self.state(session) or {}
-        entry = next((e for e in scene.cast_entries(values) if e["character"] == character), None) if values else None
+        """The cast panel's player (and its Character choice) switched to `character`'s voice."""
+        values = self.state(session)
+        entries = scene.cast_entries(values) if values else []
+        entry = next((e for e in entries if e["character"] == character), None)
         if entry is None:
             raise CinedubError(f"no character {character!r} in this scene")
-        return {"cast_audio": self._voice_served(session, entry["voice"])}
+        return {"cast_audio": self._voice_served(session, entry["voice"]),
+                "cast_pick": ([e["character"] for e in entries], character)}
 
     def pick_line(self, session: str, number: Any) -> dict[str, Any]:
         """A row of the lines table chosen: its number in the Line box, its audio in the latest take."""
@@ -242,6 +246,8 @@ class StudioUI:
             n = int(float(number))
         except (TypeError, ValueError):
             n = 0
+        if number is None or str(number).strip() == "":
+            raise CinedubError(f"choose a line to retake: select its row in the lines table (1-{count})")
         if not 1 <= n <= count:
             raise CinedubError(f"choose a line of the table to retake (1-{count}), not {number!r}")
         return n
@@ -250,8 +256,7 @@ class StudioUI:
         """Retake one line: the note "line N: <note, or again>", so only that line is rendered anew."""
         n = self._line_number(self._take(session, None), number)
         text = " ".join((note or "").split()) or AGAIN
-        for update in self.note(session, f"line {n}: {text}"):
-            yield update
+        yield from self.note(session, f"line {n}: {text}")
         take = self._take(session, None)
         yield {"line_pick": n, "line_note": "", "line_audio": self.serve(session, take.lines[n - 1].path)}
 
@@ -562,7 +567,12 @@ def build_app(studio: Studio | None = None):
                     with gr.Column(scale=1):
                         clip = gr.File(label="Clip (video)", type="filepath", elem_id="clip-upload")
                         line = gr.Textbox(label="Line to speak", lines=2, elem_id="line-box")
-                        srt = gr.File(label="…or an SRT file (one line per cue)", type="filepath", file_types=[".srt"])
+                        script = gr.File(label="…or a script: SRT, WebVTT, YAML or JSON (speakers as [Anna] or "
+                                               "ANNA:, <v Anna>, or speaker:)", type="filepath",
+                                         file_types=list(SCRIPT_FORMATS), elem_id="script-upload")  # fmt: skip
+                        cast = gr.File(label="Cast: a cast file (TOML or YAML: Anna = \"anna.wav\") and the voice "
+                                             "recordings it names", type="filepath", file_count="multiple",
+                                       file_types=[*CAST_FORMATS, "audio"], elem_id="cast-upload")  # fmt: skip
                         voice = gr.Audio(label="Reference voice (upload or record; none: the clip's actor speaks)",
                                          type="filepath", sources=["upload", "microphone"],
                                          elem_id="voice-upload")  # fmt: skip
@@ -583,6 +593,29 @@ def build_app(studio: Studio | None = None):
                                 intensity_c = gr.Slider(*DIRECTION_BOUNDS["intensity"], step=0.05, label="Intensity")
                                 pace_c = gr.Slider(*DIRECTION_BOUNDS["pace"], step=0.05, value=1.0, label="Pace")
                             override_btn = gr.Button("Apply overrides → retake", elem_id="override-btn")
+                with gr.Row():
+                    with gr.Column(scale=1):
+                        gr.Markdown("**Cast** — each character's face, voice and lines")
+                        cast_gallery = gr.Gallery(label="Faces", columns=4, height=200, allow_preview=False,
+                                                  interactive=False, elem_id="cast-gallery")  # fmt: skip
+                        cast_table = gr.Markdown(elem_id="cast-table")
+                        cast_pick = gr.Dropdown([], label="Character", elem_id="cast-pick")
+                        cast_audio = gr.Audio(label="Their voice", interactive=False, elem_id="cast-audio")
+                    with gr.Column(scale=2):
+                        lines_table = gr.Dataframe(headers=scene.LINE_COLUMNS, label="Lines (select a row to play or "
+                                                   "retake it)", interactive=False, wrap=True,
+                                                   elem_id="lines-table")  # fmt: skip
+                        with gr.Row():
+                            line_pick = gr.Number(label="Line", precision=0, minimum=1, scale=1,
+                                                  elem_id="line-pick")  # fmt: skip
+                            line_note = gr.Textbox(label="Note for this line (empty: again)", scale=3,
+                                                   placeholder='e.g. "angrier"', elem_id="line-note")  # fmt: skip
+                            retake_btn = gr.Button("Retake line", scale=1, elem_id="retake-btn")
+                        line_audio = gr.Audio(label="The line in the latest take", interactive=False,
+                                              elem_id="line-audio")  # fmt: skip
+                timeline_img = gr.Image(label="Timeline: each face's mouth, each line's window, the take's "
+                                        "waveform", type="filepath", interactive=False,
+                                        elem_id="timeline")  # fmt: skip
                 with gr.Row():
                     with gr.Column(scale=1):
                         chat = gr.Chatbot(label="Notes to the director", height=260, elem_id="chat")
@@ -659,13 +692,16 @@ def build_app(studio: Studio | None = None):
                  "refs": refs, "ref_audio": ref_audio, "plot": plot, "chat": chat, "note_box": note_box,
                  "files": files, "line": line, "listen": listen, "listen_note": listen_note,
                  "review_table": review_table, "loc_video": loc_video, "loc_audio": loc_audio,
-                 "loc_files": loc_files, "loc_to": loc_to}  # fmt: skip
+                 "loc_files": loc_files, "loc_to": loc_to, "lines_table": lines_table,
+                 "cast_gallery": cast_gallery, "cast_table": cast_table, "cast_pick": cast_pick,
+                 "cast_audio": cast_audio, "line_pick": line_pick, "line_note": line_note, "line_audio": line_audio,
+                 "timeline": timeline_img}  # fmt: skip
         outputs = list(named.values())
 
         def as_updates(values: dict[str, Any]) -> dict[Any, Any]:
             updates = {}
             for key, value in values.items():
-                if key in ("take_pick", "ab_a", "ab_b", "listen"):
+                if key in ("take_pick", "ab_a", "ab_b", "listen", "cast_pick"):
                     choices, chosen = value
                     updates[named[key]] = gr.update(choices=choices, value=chosen)
                 else:
@@ -704,7 +740,23 @@ def build_app(studio: Studio | None = None):
 
         load = app.load(on_load, None, outputs)
         load.then(None, [session], None, js=SET_URL_JS)
-        dub_btn.click(guarded(ui.start), [session, clip, line, srt, voice, emotion0, intensity0], outputs)
+        dub_btn.click(guarded(ui.start), [session, clip, line, script, voice, emotion0, intensity0, cast],
+                      outputs)  # fmt: skip
+
+        def on_line_select(name: str, event: gr.SelectData):
+            row = event.row_value or []
+            yield from guarded(ui.pick_line)(name, row[0] if row else event.index[0] + 1)
+
+        def on_face_select(name: str, event: gr.SelectData):
+            caption = event.value.get("caption") if isinstance(event.value, dict) else None
+            character = str(caption or "").split(" · ")[0]  # the caption scene_view wrote: "Anna · anna.wav"
+            yield from guarded(ui.cast_voice)(name, character)
+
+        lines_table.select(on_line_select, [session], outputs)
+        retake_btn.click(guarded(ui.retake_line), [session, line_pick, line_note], outputs)
+        line_note.submit(guarded(ui.retake_line), [session, line_pick, line_note], outputs)
+        cast_pick.input(guarded(ui.cast_voice), [session, cast_pick], outputs)
+        cast_gallery.select(on_face_select, [session], outputs)
         note_box.submit(guarded(ui.note), [session, note_box], outputs)
         note_btn.click(guarded(ui.note), [session, note_box], outputs)
         override_btn.click(guarded(ui.override), [session, scene_type, emotion_c, intensity_c, pace_c], outputs)

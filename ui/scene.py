@@ -52,8 +52,9 @@ def cast_entries(values: dict[str, Any]) -> list[dict[str, Any]]:
 
     def entry(character: str, face: int | None, lines: list[int]) -> dict[str, Any]:
         member = cast_member(cast, character)
-        return {"character": character, "face": face, "lines": lines,
-                "voice": member.voice if member else values["voice"], "notes": member.notes if member else None}
+        if member is None:
+            return {"character": character, "face": face, "lines": lines, "voice": values["voice"], "notes": None}
+        return {"character": character, "face": face, "lines": lines, "voice": member.voice, "notes": member.notes}
 
     entries = [entry(b["character"], b.get("track_id"), list(b.get("lines", [])))
                for b in values.get("cast_faces") or []]  # fmt: skip
@@ -94,7 +95,7 @@ def cast_markdown(entries: list[dict[str, Any]]) -> str:
         return "No cast: every line is spoken in the one voice."
     rows = ["| character | face | voice | lines | notes |", "|---|---|---|---|---|"]
     for e in entries:
-        face = f"face {e['face']}" if e["face"] is not None else "off screen"
+        face = str(e["face"]) if e["face"] is not None else "off screen"
         lines = ", ".join(map(str, e["lines"])) or "-"
         rows.append(f"| {e['character']} | {face} | {Path(e['voice']).name} | {lines} | {e['notes'] or ''} |")
     return "\n".join(rows)

@@ -15,12 +15,13 @@ from cinedub.types import Perception, TakeRecord
 SPEAKER_COLOURS = ("#4477aa", "#ee6677", "#228833", "#ccbb44", "#66ccee", "#aa3377")
 NO_SPEAKER_COLOUR = "#bbbbbb"
 FACE_ROW_IN = 0.9  # inches per face row
-WAVE_BINS_PER_S = 200  # the waveform is drawn as min/max per bin: a 48 kHz take plotted sample by sample is slow
+WAVE_BINS_PER_S = 200  # the waveform drawn as min/max per bin: a 48 kHz take plotted sample by sample is slow
 
 
 def speaker_colours(take: TakeRecord) -> dict[str | None, str]:
     speakers = list(dict.fromkeys(r.direction.speaker for r in take.lines if r.direction.speaker))
-    return {None: NO_SPEAKER_COLOUR} | {s: SPEAKER_COLOURS[i % len(SPEAKER_COLOURS)] for i, s in enumerate(speakers)}
+    palette = {speaker: SPEAKER_COLOURS[i % len(SPEAKER_COLOURS)] for i, speaker in enumerate(speakers)}
+    return {None: NO_SPEAKER_COLOUR} | palette
 
 
 def _label(speaker: str | None, line: int) -> str:
@@ -47,9 +48,11 @@ def scene_timeline(path: Path, perception: Perception, take: TakeRecord, line_fa
             if said_by == face:
                 ax.axvspan(rendering.window.start, rendering.window.end, alpha=0.3,
                            color=colours[rendering.direction.speaker])  # fmt: skip
-        name = characters.get(face)
-        ax.set_ylabel(f"face {face}" + (f"\n{name}" if name else ""), fontsize=8, rotation=0, ha="right",
-                      va="center")  # fmt: skip
+        # the character bound to the face, and any other whose lines it was seen to say (a tracker may
+        # split one person into several faces)
+        said = [r.direction.speaker for r, by in zip(take.lines, line_faces) if by == face]
+        names = [n for n in dict.fromkeys([characters.get(face), *said]) if n]
+        ax.set_ylabel("\n".join([f"face {face}", *names]), fontsize=8, rotation=0, ha="right", va="center")
         ax.set_ylim(0, 1.1)
         ax.set_yticks([])
     if faces:
@@ -66,7 +69,8 @@ def scene_timeline(path: Path, perception: Perception, take: TakeRecord, line_fa
     lines_ax.set_ylim(0, 1)
     lines_ax.set_yticks([])
     lines_ax.set_ylabel("lines", fontsize=8, rotation=0, ha="right", va="center")
-    lines_ax.set_title(f"{take.name}: each line's window (hatched: rendered in this take)", fontsize=9, loc="left")
+    lines_ax.set_title(f"{take.name}: each line's window (hatched: rendered in this take)", fontsize=9,
+                       loc="left")  # fmt: skip
 
     audio, rate = media.load_audio(take.path)
     duration = max(perception.duration, len(audio) / rate)
