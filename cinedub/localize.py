@@ -172,19 +172,16 @@ def read_review(path: str | Path) -> list[ReviewRow]:
     return rows
 
 
-def refit(row: ReviewRow, language: str, before: ReviewRow | None = None) -> ReviewRow:
-    """The row with its translation's reading time measured again and its fit flagged. `before`: the same line
-    in the table the session last dubbed; unchanged words keep its route and its other flags (a fallback,
-    words left out), changed ones are the director's ("edited")."""
+def refit(row: ReviewRow, language: str, *, edited: bool) -> ReviewRow:
+    """The row with its translation's reading time measured again and its fit flagged. `edited`: its words are
+    not the ones the session last dubbed, so they are the director's ("edited", the old flags dropped); else
+    its route and its other flags (a fallback, words left out) stay."""
     from cinedub.translate import fit_problem, natural_seconds
 
     reading_s = natural_seconds(row.translation, language)
-    kept, route = [], "edited"
-    if before is not None and before.translation == row.translation:
-        kept = [part for part in (before.flag or "").split("; ") if part and not part.startswith("too ")]
-        route = before.route
+    kept = [] if edited else [part for part in (row.flag or "").split("; ") if part and not part.startswith("too ")]
     flag = "; ".join([*kept, *filter(None, [fit_problem(reading_s, row.window_s)])]) or None
-    return replace(row, reading_s=reading_s, route=route, flag=flag)
+    return replace(row, reading_s=reading_s, route="edited" if edited else row.route, flag=flag)
 
 
 # -- the translated script ------------------------------------------------------------------------

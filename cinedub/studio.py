@@ -460,7 +460,7 @@ class Studio:
         from cinedub.agents.speakers import speech_envelope, turns_by_face
         from cinedub.asr import transcribe_source
         from cinedub.diarize import diarize
-        from cinedub.localize import ReviewRow, read_review, refit, script_lines, segment, write_review, write_script
+        from cinedub.localize import ReviewRow, refit, script_lines, segment, write_review, write_script
         from cinedub.subtitles import write_srt
         from cinedub.translate import make_translator
 
@@ -472,10 +472,13 @@ class Studio:
         turns, _ = turns_by_face(perception, diarize(audio, rate, speech=[(w.start, w.end) for w in scene.speech]),
                                  envelope)  # fmt: skip
         detected, probability = source, 1.0
-        if rows is not None:  # the director's table, measured again against the table last dubbed
-            last = out_dir / "review.csv"
-            before = {row.line: row for row in read_review(last)} if last.is_file() else {}
-            rows = [refit(row, to, before.get(row.line)) for row in rows]
+        if rows is not None:  # the director's table, measured again; its words against the session's last take
+            try:
+                dubbed = [Line.model_validate(line).text for line in self.session(session)["lines"]]
+            except CinedubError:  # a new session
+                dubbed = []
+            rows = [refit(row, to, edited=row.line > len(dubbed) or dubbed[row.line - 1] != row.translation)
+                    for row in rows]  # fmt: skip
         else:
             transcript = transcribe_source(audio, rate, language=source)
             detected, probability = transcript.language, transcript.probability

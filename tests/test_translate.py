@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 
 from cinedub import translate
-from cinedub.agents.vlm import ModelUnavailable, VisionPrompt
+from cinedub.agents.vlm import ModelUnavailable
 from cinedub.errors import CinedubError
 from cinedub.speech.frontend import estimate_speech_seconds
+from tests.test_vlm import ScriptedModel
 
 # What the multilingual Whisper hears at the start of latentsync_demo2.mp4 (tests/test_asr_multilingual.py).
 PORTUGUESE = "Cheguei e faz um mês, um mês que eu cheguei."
@@ -21,20 +22,6 @@ def no_apertium(monkeypatch):
     monkeypatch.setattr(translate.shutil, "which", lambda name: None)
     yield
     translate.apertium_modes.cache_clear()
-
-
-class RecordingModel:
-    """A test double of a chat model's text only (as in test_vlm.py): answers in turn, keeps every prompt."""
-
-    def __init__(self, *answers: str | Exception, name: str = "scripted") -> None:
-        self.answers, self.prompts, self.name = list(answers), [], name
-
-    def generate(self, prompt: VisionPrompt, *, max_new_tokens: int) -> str:
-        self.prompts.append(prompt)
-        answer = self.answers.pop(0)
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
 
 
 def test_routes_come_from_the_installed_modes():
@@ -131,7 +118,7 @@ def test_the_request_carries_the_window_and_the_length_rule_and_a_misfit_is_aske
     too_long = ("I arrived here exactly one whole month ago, yes, one month ago now, that is when I came to "
                 "this place.")
     fitting = "I got here a month ago, it has been a whole month since I arrived."
-    model = RecordingModel(f'{{"translation": "{too_long}"}}', f'{{"translation": "{fitting}"}}')
+    model = ScriptedModel(f'{{"translation": "{too_long}"}}', f'{{"translation": "{fitting}"}}')
     translator = translate.ModelTranslator(model, "pt", "en", fallback=translate.apertium_route("pt", "en"))
     [line] = translator.translate([(PORTUGUESE, PORTUGUESE_WINDOW_S)])
     first, second = model.prompts
@@ -144,7 +131,7 @@ def test_the_request_carries_the_window_and_the_length_rule_and_a_misfit_is_aske
 
 
 def test_unusable_answers_fall_back_to_apertium_flagged_or_fail_in_one_line():
-    model = RecordingModel("no json at all", ModelUnavailable("openai:http://x/v1: server not reachable"))
+    model = ScriptedModel("no json at all", ModelUnavailable("openai:http://x/v1: server not reachable"))
     translator = translate.ModelTranslator(model, "pt", "en", fallback=translate.apertium_route("pt", "en"))
     bad, down = translator.translate([(PORTUGUESE, PORTUGUESE_WINDOW_S), ("Olá.", 0.5)])
     assert bad.route == down.route == "apertium pt-es | spa-eng"
@@ -152,7 +139,7 @@ def test_unusable_answers_fall_back_to_apertium_flagged_or_fail_in_one_line():
     assert bad.flag.startswith("the model's answer was unusable (no {\"translation\": ...} in "
                                "'no json at all'); Apertium's rendering used")
     assert "server not reachable" in down.flag
-    stuck = translate.ModelTranslator(RecordingModel("???", name="local:/m"), "ru", "en", fallback=None)
+    stuck = translate.ModelTranslator(ScriptedModel("???", name="local:/m"), "ru", "en", fallback=None)
     with pytest.raises(CinedubError) as err:
         stuck.translate([("Всем привет!", 1.5)])
     assert str(err.value).startswith("local:/m gave no usable translation of line 1 (no {\"translation\": "

@@ -24,7 +24,7 @@ from cinedub.cli import _rendered
 from cinedub.errors import CinedubError
 from cinedub.files import storage_error, write_json
 from cinedub.labels import EMOTIONS, SCENE_TYPES
-from cinedub.localize import ReviewRow, read_review, refit, write_review
+from cinedub.localize import ReviewRow, read_review, write_review
 from cinedub.script import CAST_FORMATS, SCRIPT_FORMATS, read_script
 from cinedub.studio import AGAIN, Studio, check_cast
 from cinedub.types import DIRECTION_BOUNDS, Line, Perception, TakeRecord
@@ -495,8 +495,7 @@ class StudioUI:
             raise CinedubError("no translation changed: edit a line's translation in the table, then re-dub")
         (folder / "inputs").mkdir(parents=True, exist_ok=True)
         # the table's words as a review table (Studio measures their fit again; the file shows it too)
-        review = write_review(folder / "inputs" / "review-edited.csv",
-                              [refit(row, language) for row in edited])  # fmt: skip
+        review = write_review(folder / "inputs" / "review-edited.csv", edited)
         which = ("line " if len(changed) == 1 else "lines ") + ", ".join(map(str, changed))
         t0 = time.perf_counter()
         work = lambda: self.studio.localize(values["clip"], to=language, review=review,  # noqa: E731
