@@ -332,6 +332,35 @@ def test_classify_with_a_script_reports_each_lines_speaker_and_conclusion(scene,
     assert two.returncode != 0 and "exactly one CLIP" in two.stderr
 
 
+def test_eval_measures_each_line_of_a_scene(scene, tmp_path, cinedub_home):
+    """`cinedub eval --dub` with a script and a cast: the scene is dubbed (each character in their voice) and
+    every line is measured on its own: words, voice, timing."""
+    import json
+
+    import yaml
+
+    voices = {"Anna": SHARED_DATA / "latentsync_demo1_voice.wav", "Ben": SHARED_DATA / "latentsync_demo2_voice.wav"}
+    (tmp_path / "cast.yaml").write_text(yaml.safe_dump({name: str(path) for name, path in voices.items()}))
+    texts = ["I told you I would come back.", "You should not have come here.", "I had nowhere else to go.",
+             "Then sit down and listen."]  # fmt: skip
+    (tmp_path / "scene.yaml").write_text(yaml.safe_dump(
+        [{"speaker": "Anna" if who == "woman" else "Ben", "text": text, "start": w.start, "end": w.end}
+         for text, (who, w) in zip(texts, construction())]))  # fmt: skip
+    (tmp_path / "rows.jsonl").write_text(json.dumps({"id": "scene", "video": str(scene["path"]),
+                                                     "script": "scene.yaml", "cast": "cast.yaml",
+                                                     "voice": str(voices["Anna"])}) + "\n")  # fmt: skip
+    done = run_cinedub("eval", "--dub", "--manifest", tmp_path / "rows.jsonl", "--out", tmp_path / "eval",
+                       home=cinedub_home)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    (item,) = [json.loads(line) for line in (tmp_path / "eval" / "items.jsonl").read_text().splitlines()]
+    lines = item["lines"]
+    print("per line (wer, secs, duration error ms):",
+          [(m["speaker"], m["wer"], m["secs"], m["duration_error_ms"]) for m in lines])
+    assert [(m["line"], m["speaker"], m["text"]) for m in lines] == [
+        (n, "Anna" if who == "woman" else "Ben", text) for n, (text, (who, _)) in enumerate(zip(texts, construction()), 1)]
+    assert all(m["wer"] <= 40.0 and m["secs"] > 45.0 and m["duration_error_ms"] < 400 for m in lines), lines
+
+
 def test_join_turns_spans_a_speakers_pauses_not_another_speaker():
     turns = [Turn(0.0, 1.0, "S1"), Turn(1.5, 3.0, "S1"), Turn(3.2, 4.0, "S2"), Turn(5.0, 6.0, "S2"),
              Turn(6.1, 9.0, "S2"), Turn(9.2, 14.0, "S2")]  # fmt: skip

@@ -13,7 +13,8 @@ neutrally, for the prosody-based emotion measures) and `labels` are optional.
 
 A row of `cinedub eval --dub` names what to dub instead: `video`, `line`, `voice` (and optionally
 `window`, `emotion` / `intensity` overrides for the director, `ground_truth`, `labels`); the take is
-made by the pipeline. Relative paths are relative to the manifest's folder. A broken row becomes a
+made by the pipeline. A scene gives `script` (and `cast`) instead of `line`: its lines are dubbed (each
+in its character's voice, `voice` for the others) and each line is measured on its own as well (`lines`). Relative paths are relative to the manifest's folder. A broken row becomes a
 `RowError` with a one-line reason; the rest of the manifest still runs.
 """
 
@@ -32,7 +33,7 @@ from cinedub.labels import Emotion, SceneType
 from cinedub.types import Line, Record, Window
 
 AUDIO_FIELDS = ("audio", "voice", "ground_truth", "neutral")
-PATH_FIELDS = (*AUDIO_FIELDS, "video")
+PATH_FIELDS = (*AUDIO_FIELDS, "video", "script", "cast")
 
 
 class Labels(Record):
@@ -56,6 +57,9 @@ class EvalRow(Record):
     predicted_scene_type: SceneType | None = None  # a prediction made elsewhere (eval without --dub)
     emotion: Emotion | None = None  # --dub: override the director's emotion
     intensity: float | None = None  # --dub: override the director's intensity
+    # --dub: a scene's script and cast (`line` is then its lines' words, and each line is measured too)
+    script: str | None = None
+    cast: str | None = None
 
     @field_validator("line")
     @classmethod
@@ -106,6 +110,13 @@ def parse_row(data: Any, *, row: int, root: Path, dub: bool) -> EvalRow:
         if isinstance(data.get(key), str) and data[key]:
             path = Path(data[key]).expanduser()
             data[key] = str(path if path.is_absolute() else root / path)
+    if dub and isinstance(data.get("script"), str) and "line" not in data and Path(data["script"]).is_file():
+        from cinedub.script import read_script
+
+        try:
+            data["line"] = " ".join(line.text for line in read_script(data["script"]))
+        except CinedubError as err:
+            raise ValueError(f"script: {err}") from None
     try:
         parsed = EvalRow.model_validate({**data, "row": row})
     except ValidationError as err:

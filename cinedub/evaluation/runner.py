@@ -25,7 +25,7 @@ from cinedub.evaluation.item import evaluate_row
 from cinedub.evaluation.manifest import EvalRow, RowError, read_manifest
 from cinedub.evaluation.report import write_outputs
 from cinedub.files import ensure_writable_dir
-from cinedub.types import Line
+from cinedub.types import Line, Window
 
 RETRIEVAL_CHOICES = ("off", "on")
 
@@ -84,9 +84,13 @@ def _dub(job: Job) -> tuple[EvalRow, dict[str, Any]]:
     studio = _studio(str(job.out_dir / ".sessions"), cfg.reasoner, cfg.actor, cfg.library if retrieval else None,
                      cfg.chroma_url if retrieval else None)  # fmt: skip
     lines = [Line(text=row.line, window=row.window)]
+    if row.script is not None:
+        from cinedub.script import read_cast, read_script
+
+        lines = read_script(row.script, characters=read_cast(row.cast) if row.cast else ())
     folder = job.out_dir / "dubs" / row.slug
     result = studio.dub(row.video, lines, row.voice, session=f"eval-{row.slug}", out=folder,
-                        emotion=row.emotion, intensity=row.intensity)  # fmt: skip
+                        emotion=row.emotion, intensity=row.intensity, cast=row.cast)  # fmt: skip
     take = result.take
     info: dict[str, Any] = {
         "take": take.path, "dub": str(result.dub_path), "conclusion": result.conclusion,
@@ -97,11 +101,17 @@ def _dub(job: Job) -> tuple[EvalRow, dict[str, Any]]:
     if cfg.neutral and take.direction.emotion != "neutral":
         # A separate session, so the director's take and its dub.mp4 stay as they are.
         again = studio.dub(row.video, lines, row.voice, session=f"eval-{row.slug}-neutral", out=folder / "neutral",
-                           emotion="neutral", intensity=row.intensity)  # fmt: skip
+                           emotion="neutral", intensity=row.intensity, cast=row.cast)  # fmt: skip
         neutral = str(assembly.speech_path(again.take.path))
         info["neutral_take"] = again.take.path
+    if row.script is not None:  # a scene: every line on its own too
+        from cinedub.evaluation.lines import measure_lines
+
+        info["lines"] = measure_lines(take)
+    # the whole scene's speech is timed against its lines' span (a line: its window)
+    window = Window(start=take.lines[0].window.start, end=take.lines[-1].window.end) if row.script else take.window
     # the new speech is measured alone, not with the clip's ambience under it
-    evaluated = row.model_copy(update={"audio": str(assembly.speech_path(take.path)), "window": take.window,
+    evaluated = row.model_copy(update={"audio": str(assembly.speech_path(take.path)), "window": window,
                                        "neutral": neutral,
                                        "predicted_scene_type": result.conclusion.get("scene_type")})  # fmt: skip
     return evaluated, info
@@ -114,6 +124,8 @@ def run_job(job: Job) -> dict[str, Any]:
         figures_dir = job.out_dir / "figures" if job.figures else None
         item = evaluate_row(row, figures_dir=figures_dir, reasoner=job.dub.reasoner if job.dub else job.reasoner)
         if dub_info is not None:
+            if "lines" in dub_info:
+                item["lines"] = dub_info.pop("lines")
             item["pipeline"] = dub_info
             item["target_emotion"] = dub_info["direction"]["emotion"]
         return item
