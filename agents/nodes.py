@@ -15,6 +15,7 @@ from cinedub import assembly, media
 from cinedub.agents.context import DirectorContext
 from cinedub.agents.notes import ModelNoteReader, interpret_note
 from cinedub.agents.perception.cache import perceive_cached
+from cinedub.agents.perception.text import text_emotion
 from cinedub.agents.state import DirectorState, json_native
 from cinedub.agents.plan import NoteReader, apply_note, first_plan, state_plan
 from cinedub.agents.prompts import scene_line
@@ -134,11 +135,15 @@ def direct(state: DirectorState, runtime: Runtime[DirectorContext]) -> dict[str,
         references=state.references,
     )
     own = [_own_direction(line, voice) for line, voice in zip(lines, voices)]
-    for mine, line_conclusion in zip(own, concluded):  # the face's emotion where the script and the human are silent
+    library = runtime.context.library
+    for mine, line, line_conclusion, speaker in zip(own, lines, concluded, found):
         if "emotion" not in mine and overrides.emotion is None and line_conclusion.emotion is not None:
-            mine["emotion"] = line_conclusion.emotion
+            mine["emotion"] = line_conclusion.emotion  # the face's, where the script and the human are silent
             if "intensity" not in mine and overrides.intensity is None and line_conclusion.intensity is not None:
                 mine["intensity"] = line_conclusion.intensity
+        if library is not None:  # references for this line: its speaker's face, its words, its conclusion
+            view = perception.model_copy(update={"speaker_id": speaker.track_id, "text": text_emotion(line.text)})
+            mine["references"] = library.query(state.clip, [line], line_conclusion, perception=view)
     plan = first_plan(direction, windows, own)
     messages = [
         f"{conclusion.scene_type.capitalize()}: {conclusion.num_people} on screen, {conclusion.num_speaking} speaking. "

@@ -361,6 +361,38 @@ def test_eval_measures_each_line_of_a_scene(scene, tmp_path, cinedub_home):
     assert all(m["wer"] <= 40.0 and m["secs"] > 45.0 and m["duration_error_ms"] < 400 for m in lines), lines
 
 
+class _AskedLibrary:
+    """A stand-in for the reference library that answers each query with one reference naming the lines it
+    was asked about, and keeps the questions (the lines, the conclusion, whose face)."""
+
+    def __init__(self) -> None:
+        self.queries = []
+
+    def query(self, clip, lines, conclusion, *, k: int = 3, perception=None):
+        from cinedub.types import Reference
+
+        self.queries.append((lines, conclusion, perception.speaker_id if perception is not None else None))
+        text = " / ".join(line.text for line in lines)
+        return [Reference(clip_id=f"for: {text}", audio=str(SHARED_DATA / "latentsync_demo1_voice.wav"), score=1.0)]
+
+
+def test_references_are_retrieved_per_line_in_a_scene_with_a_cast(scene, tmp_path, sample):
+    from cinedub.studio import Studio
+    from cinedub.types import Line
+
+    texts = ["I told you I would come back.", "You should not have come here.", "I had nowhere else to go.",
+             "Then sit down and listen."]  # fmt: skip
+    lines = [Line(text=text, window=window, speaker="Anna" if who == "woman" else "Ben")
+             for text, (who, window) in zip(texts, construction())]  # fmt: skip
+    library = _AskedLibrary()
+    result = Studio(library=library).dub(scene["path"], lines, sample.voice, out=tmp_path / "out", ambience="drop")
+    per_line = library.queries[1:]  # (the first is the scene's, for its default direction)
+    assert [[line.text for line in asked] for asked, _, _ in per_line] == [[text] for text in texts]
+    assert [scene["who"][face] for _, _, face in per_line] == [who for who, _ in construction()]
+    assert [c.gender for _, c, _ in per_line] == ["female", "male", "female", "male"]
+    assert [r.direction.references[0].clip_id for r in result.take.lines] == [f"for: {text}" for text in texts]
+
+
 def test_join_turns_spans_a_speakers_pauses_not_another_speaker():
     turns = [Turn(0.0, 1.0, "S1"), Turn(1.5, 3.0, "S1"), Turn(3.2, 4.0, "S2"), Turn(5.0, 6.0, "S2"),
              Turn(6.1, 9.0, "S2"), Turn(9.2, 14.0, "S2")]  # fmt: skip
