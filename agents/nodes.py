@@ -20,8 +20,8 @@ from cinedub.agents.state import DirectorState, json_native
 from cinedub.agents.plan import NoteReader, apply_note, first_plan, state_plan
 from cinedub.agents.prompts import scene_line
 from cinedub.agents.reasoners import line_conclusions
-from cinedub.agents.speakers import (LineSpeaker, bind_characters, characters_to_voices, line_speakers,
-                                     speech_envelope, turns_by_face)
+from cinedub.agents.speakers import (LineSpeaker, bind_characters, binding_note, characters_to_voices,
+                                     line_speakers, rebind, speech_envelope, turns_by_face)
 from cinedub.agents.phrasing import Phrase, phrase, stretched
 from cinedub.agents.windows import base_windows, target_window
 from cinedub.diarize import diarize, speaker_recordings
@@ -390,6 +390,9 @@ def interpret(state: DirectorState, runtime: Runtime[DirectorContext]) -> dict[s
         return {"lines": [line.model_dump(mode="json") for line in lines], "revision": None, "verdict": "retake",
                 "messages": [f"New words for line{'s' if len(changed) > 1 else ''} {which}: re-rendering "
                              f"{'them' if len(changed) > 1 else 'it'}, the other lines kept."]}  # fmt: skip
+    binding = binding_note(state.note or "", [b.character for b in state.cast_faces])
+    if binding is not None:
+        return _rebind(state, runtime, *binding)
     plan = state_plan(state)
     reader = _note_reader(runtime, state.conclusion, state.lines, plan)
     result = apply_note(plan, state.note or "", state.takes, reader)
@@ -398,6 +401,47 @@ def interpret(state: DirectorState, runtime: Runtime[DirectorContext]) -> dict[s
     if result.retake:
         update["plan"] = result.plan.model_dump(mode="json")
     return update
+
+
+def _rebind(state: DirectorState, runtime: Runtime[DirectorContext], character: str,
+            face: int | None) -> dict[str, Any]:  # fmt: skip
+    """The director's correction of whom a character is ("Anna is face 3"): their lines are said by that face
+    (or off screen), every line concluded again, and the character's lines re-directed from their new face's
+    conclusion (the emotion, where the script and the human gave none) and references; the next take
+    re-renders the lines whose direction changed."""
+    perception, lines = state.perception, state.lines
+    faces = sorted(p.track_id for p in perception.people)
+    if face is not None and face not in faces:
+        listed = ", ".join(map(str, faces)) or "none"
+        return {"messages": [f"There is no face {face} in the clip (faces: {listed}; see direction.json)."],
+                "verdict": "unclear"}  # fmt: skip
+    bindings, speakers = rebind(state.cast_faces, state.line_speakers, character, face)
+    concluded = line_conclusions(perception, [s.track_id for s in speakers], [line.text for line in lines])
+    plan = state_plan(state)
+    mine = next(b for b in bindings if b.character == character).lines
+    directions = list(plan.lines)
+    for n in mine:
+        line, line_conclusion, changes = lines[n - 1], concluded[n - 1], {}
+        if line.emotion is None and state.overrides.emotion is None and line_conclusion.emotion is not None:
+            changes["emotion"] = line_conclusion.emotion
+            if line.intensity is None and state.overrides.intensity is None and line_conclusion.intensity is not None:
+                changes["intensity"] = line_conclusion.intensity
+        if runtime.context.library is not None:
+            view = perception.model_copy(update={"speaker_id": face, "text": text_emotion(line.text)})
+            changes["references"] = runtime.context.library.query(state.clip, [line], line_conclusion,
+                                                                  perception=view)  # fmt: skip
+        directions[n - 1] = directions[n - 1].model_copy(update=changes)
+    who = "off screen (narration)" if face is None else f"face {face}"
+    seen = concluded[mine[0] - 1]
+    about = f" ({seen.gender}, about {seen.age})" if face is not None and seen.age is not None else ""
+    changed = [n for n in mine if directions[n - 1] != plan.lines[n - 1]]
+    redo = (f"line{'s' if len(changed) > 1 else ''} {', '.join(map(str, changed))} re-directed" if changed
+            else "their direction is unchanged")  # fmt: skip
+    return {"messages": [f"{character} is now {who}{about}: {redo}."], "verdict": "retake",
+            "cast_faces": [b.model_dump(mode="json") for b in bindings],
+            "line_speakers": [s.model_dump(mode="json") for s in speakers],
+            "line_conclusions": [c.model_dump(mode="json") for c in concluded],
+            "plan": plan.model_copy(update={"lines": directions}).model_dump(mode="json")}  # fmt: skip
 
 
 def route_note(state: DirectorState) -> Literal["act", "wait_for_note"]:

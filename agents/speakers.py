@@ -19,6 +19,7 @@ mouth moves during each speaker's turns.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -207,6 +208,34 @@ def characters_to_voices(characters: Sequence[str | None], windows: Sequence[Win
             if overlap > 0:
                 votes[names.index(name), voices.index(turn.speaker)] += overlap
     return {name: voices[c] for name, c in zip(names, _assign(votes)) if c is not None}
+
+
+# A note that binds a character to a face: "Anna is face 3", "Anna: face 3", "Anna is off screen".
+_BINDING = re.compile(r"^\s*(?P<name>.+?)(?:\s+is|\s*:)\s+(?:(?:the\s+)?face\s+#?(?P<face>\d+)|(?P<off>off[\s-]screen))"
+                      r"\s*[.!]?\s*$", re.IGNORECASE)  # fmt: skip
+
+
+def binding_note(note: str, characters: Sequence[str]) -> tuple[str, int | None] | None:
+    """(character, face track id or None for off screen) when `note` rebinds one of `characters` to a face
+    (names compared without case), else None."""
+    match = _BINDING.match(note or "")
+    if match is None:
+        return None
+    name = next((c for c in characters if c.casefold() == match["name"].strip().casefold()), None)
+    if name is None:
+        return None
+    return name, None if match["off"] else int(match["face"])
+
+
+def rebind(bindings: Sequence[CharacterBinding], speakers: Sequence[LineSpeaker], character: str,
+           face: int | None) -> tuple[list[CharacterBinding], list[LineSpeaker]]:  # fmt: skip
+    """The bindings with `character` bound to `face`, and each of their lines said by that face (the director
+    corrects what the mouths suggested; the evidence is kept)."""
+    bound = next(b for b in bindings if b.character == character)
+    bindings = [b.model_copy(update={"track_id": face}) if b.character == character else b for b in bindings]
+    speakers = [s.model_copy(update={"track_id": face}) if n in bound.lines else s
+                for n, s in enumerate(speakers, 1)]  # fmt: skip
+    return bindings, speakers
 
 
 def link_speakers(perception: Perception, turns: Sequence[Turn],

@@ -393,6 +393,36 @@ def test_references_are_retrieved_per_line_in_a_scene_with_a_cast(scene, tmp_pat
     assert [r.direction.references[0].clip_id for r in result.take.lines] == [f"for: {text}" for text in texts]
 
 
+def test_the_director_rebinds_a_character_to_another_face_with_a_note(scene, tmp_path, sample):
+    """The binding is editable: "Anna is face N" gives Anna's lines to that face (here the man's, on purpose),
+    concludes them from it again and re-directs them; a face the clip does not have makes no take."""
+    import json
+
+    from cinedub.studio import Studio
+    from cinedub.types import Line
+
+    texts = ["I told you I would come back.", "You should not have come here.", "I had nowhere else to go.",
+             "Then sit down and listen."]  # fmt: skip
+    lines = [Line(text=text, window=window, speaker="Anna" if who == "woman" else "Ben")
+             for text, (who, window) in zip(texts, construction())]  # fmt: skip
+    studio, out = Studio(), tmp_path / "out"
+    studio.dub(scene["path"], lines, sample.voice, session="rebind", out=out, ambience="drop")
+    before = json.loads((out / "direction.json").read_text())
+    ben = next(b["track_id"] for b in before["cast_faces"] if b["character"] == "Ben")
+    again = studio.dub(scene["path"], lines, sample.voice, session="rebind", note=f"Anna is face {ben}")
+    assert again.new_take and f"Anna is now face {ben} (male" in " ".join(again.messages), again.messages
+    after = json.loads((out / "direction.json").read_text())
+    assert [(b["character"], b["track_id"]) for b in after["cast_faces"]] == [("Anna", ben), ("Ben", ben)]
+    assert [line["face"] for line in after["lines"]] == [ben] * 4
+    assert [line["conclusion"]["gender"] for line in after["lines"]] == ["male"] * 4
+    assert [line["face"] for line in before["lines"]] != [ben] * 4  # (it was the woman's face before)
+    missing = studio.dub(scene["path"], lines, sample.voice, session="rebind", note="Anna is face 99")
+    assert not missing.new_take and "There is no face 99" in " ".join(missing.messages)
+    off = studio.dub(scene["path"], lines, sample.voice, session="rebind", note="Anna is off screen")
+    saved = json.loads((out / "direction.json").read_text())
+    assert off.new_take and [line["conclusion"]["scene_type"] for line in saved["lines"]][::2] == ["narration"] * 2
+
+
 def test_join_turns_spans_a_speakers_pauses_not_another_speaker():
     turns = [Turn(0.0, 1.0, "S1"), Turn(1.5, 3.0, "S1"), Turn(3.2, 4.0, "S2"), Turn(5.0, 6.0, "S2"),
              Turn(6.1, 9.0, "S2"), Turn(9.2, 14.0, "S2")]  # fmt: skip
