@@ -594,7 +594,8 @@ def build_app(studio: Studio | None = None):
                             override_btn = gr.Button("Apply overrides → retake", elem_id="override-btn")
                 with gr.Row():
                     with gr.Column(scale=1):
-                        gr.Markdown("**Cast** — each character's face, voice and lines")
+                        gr.Markdown("**Cast** — each character's face, voice and lines (a wrong face? tell the "
+                                    "director: *Anna is face 2*, or *Anna is off screen*)")
                         cast_gallery = gr.Gallery(label="Faces", columns=4, height=200, allow_preview=False,
                                                   interactive=False, elem_id="cast-gallery")  # fmt: skip
                         cast_table = gr.Markdown(elem_id="cast-table")
