@@ -154,8 +154,18 @@ def listen(page, sound: str, take: int) -> None:
 def play_audio(page, player: str, seconds: float = 1.5) -> int:
     """Press an audio player's own Play button (`player`: its elem_id); the position its clock shows
     `seconds` after it started (whole seconds)."""
-    page.locator(f'#{player} button[aria-label="Play"]').first.click()
-    page.wait_for_selector(f'#{player} button[aria-label="Pause"]', timeout=30_000)
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    # A click that lands while the player is still loading a new source is lost (seen once on a loaded CI
+    # machine: no Pause in 30 s); press again, as a person would, up to three times.
+    for attempt in range(3):
+        page.locator(f'#{player} button[aria-label="Play"]').first.click()
+        try:
+            page.wait_for_selector(f'#{player} button[aria-label="Pause"]', timeout=10_000)
+            break
+        except PlaywrightTimeout:
+            if attempt == 2:
+                raise
     page.wait_for_timeout(seconds * 1000)
     minutes, secs = page.locator(f"#{player} #time").inner_text().split(":")
     return 60 * int(minutes) + int(secs)
