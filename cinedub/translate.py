@@ -215,6 +215,48 @@ def _run_mode(mode: Mode, lines: list[str]) -> list[str]:
     return [" ".join(paragraph.split()) for paragraph in re.split(r"\n\s*\n", done.stdout.strip())]
 
 
+# Words of speech that a transcript is full of and Apertium's dictionaries (of the written language) lack,
+# with the written form to translate instead; looked up only for the words Apertium marks unknown.
+SPOKEN_FORMS: dict[str, dict[str, str]] = {
+    "pt": {"tava": "estava", "tavam": "estavam", "tavas": "estavas", "tô": "estou", "tá": "está",
+           "tamo": "estamos", "tamos": "estamos", "pra": "para", "pras": "para as", "pro": "para o",
+           "pros": "para os", "cê": "você", "cês": "vocês", "né": "não é", "vamo": "vamos", "peraí": "espera aí"},
+    "es": {"pa": "para", "pal": "para el", "na": "nada", "to": "todo", "toa": "toda", "pos": "pues",
+           "pue": "pues", "tons": "entonces", "porfa": "por favor", "vamo": "vamos"},
+}  # fmt: skip
+# Diminutive endings (productive in speech, rarely in the dictionaries) and what makes the base word of each.
+DIMINUTIVES: dict[str, tuple[tuple[str, str], ...]] = {
+    "pt": (("zinhos", "s"), ("zinhas", "s"), ("zinho", ""), ("zinha", ""), ("inhos", "os"), ("inhas", "as"),
+           ("inho", "o"), ("inha", "a")),
+    "es": (("citos", "s"), ("citas", "s"), ("cito", ""), ("cita", ""), ("itos", "os"), ("itas", "as"),
+           ("ito", "o"), ("ita", "a")),
+}  # fmt: skip
+
+
+def written_form(word: str, language: str) -> str | None:
+    """The written word Apertium may know for a spoken one (`tava` -> `estava`, `tempinho` -> `tempo`), in
+    the word's case; None when there is none."""
+    lower = word.lower()
+    written = SPOKEN_FORMS.get(language, {}).get(lower)
+    if written is None:
+        for ending, base in DIMINUTIVES.get(language, ()):
+            if lower.endswith(ending) and len(lower) - len(ending) >= 2:
+                written = lower[: -len(ending)] + base
+                break
+    if written is None or written == lower:
+        return None
+    return written[0].upper() + written[1:] if word[0].isupper() else written
+
+
+def _written(text: str, unknown: list[str], language: str) -> str:
+    """`text` with each unknown word that has a written form replaced by it."""
+    for word in dict.fromkeys(unknown):
+        written = written_form(word, language)
+        if written is not None:
+            text = re.sub(rf"(?<![\w]){re.escape(word)}(?![\w])", written, text)
+    return text
+
+
 # Apertium's marks: `*` a word it does not know (passed through in the source language), `#` a word it could
 # not generate and `@` one its transfer could not handle (both translated lemmas: the mark alone goes).
 _UNKNOWN = re.compile(r"(?<![\w*])\*+([\w'-]+)")
@@ -231,11 +273,18 @@ def untranslated(text: str) -> tuple[str, list[str]]:
     return kept, words
 
 
-def offline_renderings(texts: list[str], route: list[Mode]) -> list[tuple[str, str | None]]:
+def offline_renderings(texts: list[str], route: list[Mode],
+                       source_language: str) -> list[tuple[str, str | None]]:  # fmt: skip
     """Each text through the route, without the words Apertium could not translate, and the flag naming them
-    (None when every word was translated)."""
+    (None when every word was translated). A line with unknown words of speech (`tava`, `tempinho`) is
+    translated once more with their written forms (`estava`, `tempo`); the review table keeps the source."""
+    translated = apertium_translate(texts, route)
+    rewritten = {i: _written(text, untranslated(translated[i])[1], source_language) for i, text in enumerate(texts)}
+    again = [i for i, text in rewritten.items() if text != texts[i]]
+    for i, text in zip(again, apertium_translate([rewritten[i] for i in again], route) if again else []):
+        translated[i] = text
     out = []
-    for text in apertium_translate(texts, route):
+    for text in translated:
         kept, unknown = untranslated(text)
         out.append((kept, f"not translated, left out: {', '.join(unknown)}" if unknown else None))
     return out
@@ -373,7 +422,8 @@ class ModelTranslator:
                                    f"({rendered[-1][1]}) and there is no offline translation from {pair} "
                                    f"to fall back on ({available_pairs()})")  # fmt: skip
         failed = [i for i, (text, _) in enumerate(rendered) if text is None]
-        offline = dict(zip(failed, offline_renderings([lines[i][0] for i in failed], self.fallback or [])))
+        offline = dict(zip(failed, offline_renderings([lines[i][0] for i in failed], self.fallback or [],
+                                                         self.source_language)))
         out = []
         for i, ((source, window_s), (text, why)) in enumerate(zip(lines, rendered)):
             if text is not None:
@@ -396,7 +446,7 @@ class ApertiumTranslator:
         self.name = route_name(route)
 
     def translate(self, lines: list[tuple[str, float]]) -> list[Translation]:
-        texts = offline_renderings([text for text, _ in lines], self.route)
+        texts = offline_renderings([text for text, _ in lines], self.route, self.source_language)
         return [rendering(source, text, self.source_language, self.language, window_s, self.name, left_out)
                 for (source, window_s), (text, left_out) in zip(lines, texts)]  # fmt: skip
 

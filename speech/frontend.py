@@ -286,6 +286,10 @@ _RANGE = re.compile(r"(?<=\d)\s?-\s?(?=\d)")
 _NUMBER = re.compile(r"(?<![\w.])(-)?" + _INTEGER + r"(?:\.(\d+))?")
 _DIGITS = re.compile(r"\d+")
 _ABBREVIATION = re.compile(r"\b(e\.g|i\.e|[A-Za-z]+)\.(?=\s|$)")
+# An interjection opening a sentence is its own breath group ("Ah, ready"); a transcript often drops its comma,
+# and read in one run "Ah ready" is "already".
+_OPENING_INTERJECTION = re.compile(r"(?:(?<=^)|(?<=[.!?]\s))(ah|oh|uh|eh|hey|wow|oops|ouch|aha|huh)(?=\s+[^\W\d_])",
+                                   re.IGNORECASE)
 
 
 def _spoken_char(char: str) -> bool:
@@ -352,6 +356,7 @@ def normalize_text(text: str, language: str = "en") -> str:
     text = _ABBREVIATION.sub(_abbreviation, text)
     for symbol, words in _SYMBOLS.items():
         text = text.replace(symbol, words)
+    text = _OPENING_INTERJECTION.sub(r"\1,", _tidy(text))
     return _tidy(text)
 
 

@@ -50,6 +50,8 @@ NORMALISED = [
     ("I love you 😀🔥", "I love you"),
     ("Hi 👍🏽 family 👨\u200d👩\u200d👧!", "Hi family!"),
     ("I\u2019m \u201cfine\u201d.", "I'm \"fine\"."),
+    # An interjection opening a sentence is its own breath group ("Ah ready" read in one run is "already").
+    ("Ah ready. He said oh no. Oh my god! Uh-huh.", "Ah, ready. He said oh no. Oh, my god! Uh-huh."),
 ]  # fmt: skip
 
 

@@ -111,9 +111,6 @@ def _english_wer(result) -> float:
     return wer(" ".join(row.translation for row in result.rows), transcribe(audio, rate))
 
 
-@pytest.mark.xfail(strict=True, reason="measured WER 0.21 (goal 0.15), where Piper alone reading the same English "
-                   "script measures 0.15: Apertium's pivot renders 'visto' as 'seen' (heard 'scene') and 'Ah, "
-                   "pronto' as 'Ah Ready' (heard 'Already'); the actor's reshaped voice adds 'prompt' -> 'proper'")
 def test_the_english_take_is_intelligible(portuguese):
     result, _ = portuguese
     measured = _english_wer(result)

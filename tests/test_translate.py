@@ -173,5 +173,19 @@ def test_words_apertium_cannot_translate_are_left_out_and_named():
     assert translate.untranslated("First week **tava only hunting you, only hear of the **mança.") == (
         "First week only hunting you, only hear of the.", ["tava", "mança"])
     assert translate.untranslated("I #saw @it, *ontem.") == ("I saw it.", ["ontem"])
-    (line,) = translate.translate_lines([("Primeira semana tava só te caçando.", 1.6)], "pt", "en")
-    assert "tava" not in line.text and line.flag.startswith("not translated, left out: tava"), line
+    (line,) = translate.translate_lines([("Só ouvir da mança.", 1.8)], "pt", "en")
+    assert "mança" not in line.text and line.flag.startswith("not translated, left out: mança"), line
+
+
+def test_words_of_speech_are_translated_in_their_written_form():
+    """A transcript's spoken forms ('tava' for 'estava', diminutives) are unknown to Apertium's dictionaries:
+    the line goes through again with the written words instead of losing them."""
+    assert translate.written_form("Tava", "pt") == "Estava" and translate.written_form("pra", "pt") == "para"
+    assert translate.written_form("tempinho", "pt") == "tempo" and translate.written_form("casinhas", "pt") == "casas"
+    assert translate.written_form("cafecito", "es") == "cafe" and translate.written_form("vinho", "pt") is None
+    assert translate.written_form("tava", "en") is None  # only the source language's own forms
+    lines = [("Primeira semana tava só te caçando.", 1.6), ("Eu passei mais do tempinho de relaxar.", 2.5)]
+    first, second = translate.translate_lines(lines, "pt", "en")
+    assert first.text == "First week was only hunting you." and first.flag is None, first
+    assert "time to relax" in second.text and not (second.flag or "").startswith("not translated"), second
+    assert first.source == lines[0][0]  # the review table keeps what was said
