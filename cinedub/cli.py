@@ -322,7 +322,7 @@ class _PerceiveClip:
 
     def run(self, finder, path: Path):
         from cinedub.agents.perception import perceive
-        from cinedub.studio import check_clip
+        from cinedub.media import check_clip
 
         check_clip(path)
         return perceive(path, finder=finder)

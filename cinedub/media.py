@@ -134,6 +134,17 @@ def iter_frames(path: str | Path, fps: float | None = None, max_side: int | None
             raise CinedubError(f"cannot decode the video in {path}: {err}") from None
 
 
+def check_clip(path: str | Path) -> ClipInfo:
+    """A readable video with at least one frame (its info, with the probe's warnings), or a one-line
+    CinedubError."""
+    info = probe(path)
+    if not info.has_video:
+        raise CinedubError(f"{path} has no video stream")
+    if next(iter_frames(path), None) is None:
+        raise CinedubError(f"{path} has no video frames")
+    return info
+
+
 def _rgb(frame: av.VideoFrame, max_side: int | None) -> np.ndarray:
     """The frame as RGB (H, W, 3) uint8, scaled (even sides) so its longer side is at most `max_side`."""
     width, height = frame.width, frame.height

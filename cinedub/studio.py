@@ -155,17 +155,6 @@ def check_cast(cast: CastSpec, lines: list[Line], voice: Path | None) -> dict[st
     return cast
 
 
-def check_clip(path: str | Path) -> ClipInfo:
-    """A readable video with at least one frame (its info, with the probe's warnings), or a one-line
-    CinedubError."""
-    info = media.probe(path)
-    if not info.has_video:
-        raise CinedubError(f"{path} has no video stream")
-    if next(media.iter_frames(path), None) is None:
-        raise CinedubError(f"{path} has no video frames")
-    return info
-
-
 class Studio:
     """Dubbing sessions on one machine: the director graph, its checkpointer, the backends.
 
@@ -275,7 +264,7 @@ class Studio:
         check_note_address(note, [line.speaker for line in lines])
         given_cast = cast is not None
         cast = check_cast(cast, lines, voice)
-        info = check_clip(clip)
+        info = media.check_clip(clip)
         check_lines(lines, natural, info.duration)
         if voice is not None:
             load_voice(voice)  # a bad reference fails here, before anything is written
@@ -411,7 +400,7 @@ class Studio:
         clip = Path(clip)
         if speakers is not None and speakers < 1:
             raise CinedubError(f"--speakers must be at least 1, not {speakers}")
-        info = check_clip(clip)
+        info = media.check_clip(clip)
         if not info.has_audio:
             raise CinedubError(f"{clip.name} has no sound: there is no dialogue to draft a script from")
         ensure_writable_dir(Path(out).parent, "the draft's folder")
@@ -441,7 +430,7 @@ class Studio:
         rows = read_review(review) if review is not None else None
         if rows is None and source is not None:
             make_translator(translator, source, to)  # a pair that can't be translated fails before any work
-        info = check_clip(clip)
+        info = media.check_clip(clip)
         if not info.has_audio:
             raise CinedubError(f"{clip.name} has no sound: there is no dialogue to localize")
         out_dir = Path(out) if out else Path("dubs") / session

@@ -106,6 +106,22 @@ def test_setup_installs_the_locks():
     assert "--no-deps" in editable and editable.endswith("-e .")
 
 
+def test_the_environment_starts_from_bytecode():
+    """Installed packages and cinedub's own modules come with their .pyc: a process (a batch worker, each
+    CLI call) imports them without compiling, also where PYTHONDONTWRITEBYTECODE keeps Python from writing
+    them (this machine sets it; compiling torch's, scipy's and mediapipe's imports took ~5 s a start)."""
+    import mediapipe
+    import scipy.signal
+    import torch
+
+    import cinedub.agents.perception
+    import cinedub.batch
+
+    modules = (torch, scipy.signal, mediapipe, cinedub.batch, cinedub.agents.perception)
+    missing = [m.__name__ for m in modules if not Path(importlib.util.cache_from_source(m.__file__)).is_file()]
+    assert not missing, f"no bytecode for {missing}: scripts/setup.sh compiles it"
+
+
 def test_the_environment_is_the_lock():
     result = _run(sys.executable, ROOT / "scripts" / "check_env.py", INSTALLER_LOCK, *MAIN_LOCKS)
     assert result.returncode == 0, result.stderr

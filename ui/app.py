@@ -289,7 +289,7 @@ class StudioUI:
     def _receive_clip(self, session: str, clip: str) -> Path:
         """The uploaded clip, copied into the session's inputs/ and checked; a clip that is no video leaves
         nothing of the session and is named as uploaded."""
-        from cinedub.studio import check_clip
+        from cinedub.media import check_clip
 
         folder = self.folder(session)
         inputs = folder / "inputs"
