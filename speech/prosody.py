@@ -122,11 +122,11 @@ def render_f0(
     if targets.jitter_st > 0:
         contour_st = contour_st + targets.jitter_st * _slow_noise(n, frame_period_ms, seed)
     semitone = np.log(2.0) / 12.0
-    log_f0 = (
-        np.log(target_hz)
-        + (targets.f0_shift_st + contour_st[voiced]) * semitone
-        + targets.f0_range * (np.log(f0[voiced]) - np.log(source_hz))
-    )
+    log_f0 = contour_st[voiced] * semitone + targets.f0_range * (np.log(f0[voiced]) - np.log(source_hz))
+    # The contour and the wider range are shapes around the level: the voiced median lands exactly on the
+    # target shifted by f0_shift_st (a surprised final rise or an angry range no longer lift the level
+    # past it: a deep voice shouts deep).
+    log_f0 = log_f0 - np.median(log_f0) + np.log(target_hz) + targets.f0_shift_st * semitone
     out[voiced] = np.clip(np.exp(log_f0), *F0_LIMITS_HZ)
     return out
 
