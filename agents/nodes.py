@@ -4,6 +4,7 @@ wait for the human, interpret the note."""
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -34,6 +35,21 @@ from cinedub.types import (CastMember, Conclusion, Direction, Line, LineRenderin
 
 
 SPEAKER_ENVELOPE_RATE = 16_000  # Hz: the dialogue's loudness per sampled frame needs no more
+
+
+@dataclass(frozen=True)
+class DialogueStem:
+    """The clip's own dialogue as the director listens to it: the stem decoded once per node run (who speaks
+    each line and the automatic cast both hear it) and where Silero VAD found speech in it."""
+
+    audio: np.ndarray  # mono, at sample_rate
+    sample_rate: int
+    speech: list[Window]
+
+    @classmethod
+    def load(cls, scene: SceneSound) -> DialogueStem:
+        audio, rate = media.load_audio(scene.dialogue_path, sample_rate=SPEAKER_ENVELOPE_RATE)
+        return cls(audio=audio, sample_rate=rate, speech=scene.speech)
 
 
 def watch(state: DirectorState, runtime: Runtime[DirectorContext]) -> dict[str, Any]:
@@ -107,6 +123,23 @@ def _own_direction(line: Line, voice: str) -> dict[str, Any]:
     return own
 
 
+def _speaker_direction(state: DirectorState, runtime: Runtime[DirectorContext], line: Line,
+                       line_conclusion: Conclusion, face: int | None) -> dict[str, Any]:  # fmt: skip
+    """What a line's direction takes from its speaker (`face`: their track id, None: off screen), concluded
+    from their face and words: the emotion (and with it the intensity) where the script and the human gave
+    none, and the library's reference footage for this speaker, these words and this conclusion."""
+    overrides, library = state.overrides, runtime.context.library
+    taken: dict[str, Any] = {}
+    if line.emotion is None and overrides.emotion is None and line_conclusion.emotion is not None:
+        taken["emotion"] = line_conclusion.emotion
+        if line.intensity is None and overrides.intensity is None and line_conclusion.intensity is not None:
+            taken["intensity"] = line_conclusion.intensity
+    if library is not None:  # a per-line view of the perception: the library reads speaker and words off it
+        view = state.perception.model_copy(update={"speaker_id": face, "text": text_emotion(line.text)})
+        taken["references"] = library.query(state.clip, [line], line_conclusion, perception=view)
+    return taken
+
+
 def direct(state: DirectorState, runtime: Runtime[DirectorContext]) -> dict[str, Any]:
     """Compose the first plan: the conclusion's emotion and the human's overrides for every line, each line
     in its own window."""
@@ -116,11 +149,13 @@ def direct(state: DirectorState, runtime: Runtime[DirectorContext]) -> dict[str,
     voices = [line_voice(line, state.cast, state.voice) for line in lines]
     natural = natural_seconds(runtime.context.actor, lines, voices)
     windows = base_windows(perception, lines, natural, dialogue)
-    found = _line_speakers(perception, windows, scene if dialogue else None)
+    stem = DialogueStem.load(scene) if scene is not None and dialogue else None
+    found = _line_speakers(perception, windows, stem)
     faces = bind_characters([line.speaker for line in lines], [f.track_id for f in found])
     cast = state.cast
-    if state.voice_from_clip and dialogue:  # no voice given: each character in their own voice from the clip
-        cast = {**cast, **automatic_cast(lines, windows, cast, scene, perception, state.out_dir)}
+    # no voice given: each character in their own voice from the clip
+    if state.voice_from_clip and stem is not None:
+        cast = {**cast, **automatic_cast(lines, windows, cast, stem, perception, state.out_dir)}
         voices = [line_voice(line, cast, state.voice) for line in lines]
     # a scene with a cast (more than one face speaks, or a voice off screen): each line concluded from its own
     # speaker's face and words; one speaker on screen: the scene's conclusion is theirs
@@ -135,15 +170,9 @@ def direct(state: DirectorState, runtime: Runtime[DirectorContext]) -> dict[str,
         references=state.references,
     )
     own = [_own_direction(line, voice) for line, voice in zip(lines, voices)]
-    library = runtime.context.library
+    # `concluded` is empty with one speaker on screen: the lines keep the scene's conclusion and references
     for mine, line, line_conclusion, speaker in zip(own, lines, concluded, found):
-        if "emotion" not in mine and overrides.emotion is None and line_conclusion.emotion is not None:
-            mine["emotion"] = line_conclusion.emotion  # the face's, where the script and the human are silent
-            if "intensity" not in mine and overrides.intensity is None and line_conclusion.intensity is not None:
-                mine["intensity"] = line_conclusion.intensity
-        if library is not None:  # references for this line: its speaker's face, its words, its conclusion
-            view = perception.model_copy(update={"speaker_id": speaker.track_id, "text": text_emotion(line.text)})
-            mine["references"] = library.query(state.clip, [line], line_conclusion, perception=view)
+        mine.update(_speaker_direction(state, runtime, line, line_conclusion, speaker.track_id))
     plan = first_plan(direction, windows, own)
     messages = [
         f"{conclusion.scene_type.capitalize()}: {conclusion.num_people} on screen, {conclusion.num_speaking} speaking. "
@@ -178,7 +207,7 @@ def direct(state: DirectorState, runtime: Runtime[DirectorContext]) -> dict[str,
 MIN_CAST_VOICE_S = 1.5
 
 
-def automatic_cast(lines: list[Line], windows: list[Window], cast: dict[str, CastMember], scene: SceneSound,
+def automatic_cast(lines: list[Line], windows: list[Window], cast: dict[str, CastMember], stem: DialogueStem,
                    perception: Perception, out_dir: str) -> dict[str, CastMember]:  # fmt: skip
     """The named characters the cast does not voice, each given their own speech in the clip (the diarized
     speaker heard most in their lines' windows, cut from the dialogue stem into out_dir/scene/cast/). Empty
@@ -189,8 +218,8 @@ def automatic_cast(lines: list[Line], windows: list[Window], cast: dict[str, Cas
         return {}
     # as many voices as the script names characters: the director's word for how many speak (a few seconds
     # each of two voices may not part by themselves: MIN_SPEAKER_S)
-    audio, rate = media.load_audio(scene.dialogue_path, sample_rate=SPEAKER_ENVELOPE_RATE)
-    turns = diarize(audio, rate, speech=[(w.start, w.end) for w in scene.speech], num_speakers=count)
+    audio, rate = stem.audio, stem.sample_rate
+    turns = diarize(audio, rate, speech=[(w.start, w.end) for w in stem.speech], num_speakers=count)
     if perception.frame_times:  # corrected by the mouths: a turn while another speaker's face talks is theirs
         envelope = speech_envelope(audio, rate, perception.frame_times, perception.sample_fps)
         turns, _ = turns_by_face(perception, turns, envelope)
@@ -206,13 +235,14 @@ def automatic_cast(lines: list[Line], windows: list[Window], cast: dict[str, Cas
             for name, voice in chosen.items()}  # fmt: skip
 
 
-def _line_speakers(perception: Perception, windows: list[Window], scene: SceneSound | None) -> list[LineSpeaker]:
+def _line_speakers(perception: Perception, windows: list[Window],
+                   stem: DialogueStem | None) -> list[LineSpeaker]:  # fmt: skip
     """Who speaks each line's window (agents/speakers.py): the face whose mouth moves in it, the clip's own
     dialogue (when it has one) breaking ties by co-activity; None: no face on screen moves (narration)."""
     envelope = None
-    if scene is not None and perception.frame_times:
-        audio, rate = media.load_audio(scene.dialogue_path, sample_rate=SPEAKER_ENVELOPE_RATE)
-        envelope = speech_envelope(audio, rate, perception.frame_times, perception.sample_fps)
+    if stem is not None and perception.frame_times:
+        envelope = speech_envelope(stem.audio, stem.sample_rate, perception.frame_times,
+                                   perception.sample_fps)  # fmt: skip
     return line_speakers(perception, windows, envelope)
 
 
@@ -420,16 +450,8 @@ def _rebind(state: DirectorState, runtime: Runtime[DirectorContext], character: 
     plan = state_plan(state)
     mine = next(b for b in bindings if b.character == character).lines
     directions = list(plan.lines)
-    for n in mine:
-        line, line_conclusion, changes = lines[n - 1], concluded[n - 1], {}
-        if line.emotion is None and state.overrides.emotion is None and line_conclusion.emotion is not None:
-            changes["emotion"] = line_conclusion.emotion
-            if line.intensity is None and state.overrides.intensity is None and line_conclusion.intensity is not None:
-                changes["intensity"] = line_conclusion.intensity
-        if runtime.context.library is not None:
-            view = perception.model_copy(update={"speaker_id": face, "text": text_emotion(line.text)})
-            changes["references"] = runtime.context.library.query(state.clip, [line], line_conclusion,
-                                                                  perception=view)  # fmt: skip
+    for n in mine:  # only the character's lines: the others keep their direction as it is
+        changes = _speaker_direction(state, runtime, lines[n - 1], concluded[n - 1], face)
         directions[n - 1] = directions[n - 1].model_copy(update=changes)
     who = "off screen (narration)" if face is None else f"face {face}"
     seen = concluded[mine[0] - 1]
