@@ -32,14 +32,11 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from cinedub import __version__, config
 from cinedub.errors import CinedubError
 from cinedub.labels import AMBIENCE, EMOTIONS
-
-if TYPE_CHECKING:
-    from cinedub.types import TakeRecord
+from cinedub.takes import rendered_lines
 
 
 def _intensity(value: str) -> float:
@@ -269,7 +266,7 @@ def cmd_dub(args: argparse.Namespace) -> int:
         print(message)
     take = result.take
     print(f"session {result.session}: take {take.index} ({take.direction.emotion}, intensity "
-          f"{take.direction.intensity:.2f}; rendered: {_rendered(take)}) -> {take.path}; dub -> {result.dub_path} "
+          f"{take.direction.intensity:.2f}; rendered: {rendered_lines(take)}) -> {take.path}; dub -> {result.dub_path} "
           f"[{time.perf_counter() - start:.1f} s]")  # fmt: skip
     return 0
 
@@ -541,7 +538,7 @@ def cmd_localize(args: argparse.Namespace) -> int:
     for message in result.dub.messages:
         print(message)
     take = result.dub.take
-    print(f"session {result.dub.session}: take {take.index} (rendered: {_rendered(take)}) -> {take.path}; dub -> "
+    print(f"session {result.dub.session}: take {take.index} (rendered: {rendered_lines(take)}) -> {take.path}; dub -> "
           f"{result.dub.dub_path}; review -> {result.review_path} [{time.perf_counter() - start:.1f} s]")  # fmt: skip
     return 0
 
@@ -558,17 +555,6 @@ def cmd_sessions(args: argparse.Namespace) -> int:
     return 0
 
 
-def _rendered(take: TakeRecord) -> str:
-    """Which lines the take's actor rendered anew (the others were kept from the take before)."""
-    if not take.lines:
-        return "-"  # a take made before takes kept their lines
-    if len(take.rerendered) == len(take.lines):
-        return "all lines" if len(take.lines) > 1 else "line 1"
-    if not take.rerendered:
-        return "no line (all kept)"
-    return ("line " if len(take.rerendered) == 1 else "lines ") + ", ".join(map(str, take.rerendered))
-
-
 def cmd_takes(args: argparse.Namespace) -> int:
     from cinedub.studio import Studio
     from cinedub.types import TakeRecord
@@ -583,7 +569,7 @@ def cmd_takes(args: argparse.Namespace) -> int:
         error = max((abs(line["duration_error_ms"]) for line in take.measured.get("lines", [])), default=float("nan"))
         print(f"{take.name}\t{d.emotion} {d.intensity:.2f}\tpace {d.pace:.2f}\tpitch {d.pitch_shift:+.1f} st\t"
               f"loud {d.loudness:+.1f} dB\t{take.duration:.2f} s (off by {error:.0f} ms)\t"
-              f"rendered: {_rendered(take)}\tnote: {take.note or '-'}\t{take.path}")  # fmt: skip
+              f"rendered: {rendered_lines(take)}\tnote: {take.note or '-'}\t{take.path}")  # fmt: skip
     return 0
 
 

@@ -57,6 +57,12 @@ class Turn:
         return self.end - self.start
 
 
+def nearest_turn(turns: Sequence[Turn], t: float) -> int:
+    """The index of the turn at time `t`, else of the nearest one (`t` falls in a pause, or before or after
+    them all; of two as near, the first). `turns` is not empty."""
+    return min(range(len(turns)), key=lambda i: max(turns[i].start - t, t - turns[i].end, 0.0))
+
+
 def diarize(audio: np.ndarray, sample_rate: int, *, num_speakers: int | None = None,
             speech: list[tuple[float, float]] | None = None) -> list[Turn]:  # fmt: skip
     """The speaker turns of mono float `audio`, in time order.

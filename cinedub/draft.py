@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from cinedub.diarize import Turn, diarize
+from cinedub.diarize import Turn, diarize, nearest_turn
 from cinedub.errors import CinedubError
 from cinedub.files import atomic_path, ensure_writable_dir
 
@@ -77,11 +77,8 @@ def draft_lines(audio: np.ndarray, sample_rate: int, *, speech: list[tuple[float
         from cinedub.asr import transcribe_words
 
         for word in transcribe_words(audio, sample_rate):
-            middle = 0.5 * (word.start + word.end)
             # the line the word's middle is in, else the nearest (Whisper's times can fall in a pause)
-            nearest = min(range(len(lines)),
-                          key=lambda i: max(lines[i].start - middle, middle - lines[i].end, 0.0))  # fmt: skip
-            texts[nearest].append(word.text)
+            texts[nearest_turn(lines, 0.5 * (word.start + word.end))].append(word.text)
     faces = faces or {}
     return [DraftLine(start=line.start, end=line.end, speaker=line.speaker, text=" ".join(words) or None,
                       face=faces.get(line.speaker))

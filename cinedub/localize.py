@@ -19,11 +19,12 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import NamedTuple
 
 import yaml
 
 from cinedub.asr import Word
-from cinedub.diarize import Turn
+from cinedub.diarize import Turn, nearest_turn
 from cinedub.errors import CinedubError
 from cinedub.files import atomic_path
 from cinedub.types import Line, Window
@@ -72,15 +73,37 @@ class ReviewRow:
 
     @property
     def fit(self) -> float:
-        """Natural reading time over the window: 1.0 fits exactly, above 1 is too long."""
-        return self.reading_s / self.window_s if self.window_s > 0 else float("inf")
+        """Natural reading time over the window, as a translation's: 1.0 fits exactly, above 1 is too long."""
+        from cinedub.translate import fit_ratio  # (imported when needed: it loads the speech front end)
+
+        return fit_ratio(self.reading_s, self.window_s)
+
+
+class LocalizeFiles(NamedTuple):
+    """The files a localize writes in its session's folder (in this order, the order they are offered for
+    download): the translated script as subtitles and as the YAML `cinedub dub --script` reads, and the
+    review table."""
+
+    subtitles: Path
+    script: Path
+    review: Path
+
+
+def review_path(folder: str | Path) -> Path:
+    """The review table a localize writes in `folder` (one a session, whatever the language)."""
+    return Path(folder) / "review.csv"
+
+
+def localize_files(folder: str | Path, language: str) -> LocalizeFiles:
+    """The files a localize into `language` writes in `folder`."""
+    folder = Path(folder)
+    return LocalizeFiles(subtitles=folder / f"script.{language}.srt",
+                         script=folder / f"script.{language}.yaml", review=review_path(folder))  # fmt: skip
 
 
 def speaker_at(turns: Sequence[Turn], t: float) -> str:
     """The speaker of the turn at time `t` (the nearest turn when `t` falls in a pause)."""
-    if not turns:
-        return "S1"
-    return min(turns, key=lambda turn: max(turn.start - t, t - turn.end, 0.0)).speaker
+    return turns[nearest_turn(turns, t)].speaker if turns else "S1"
 
 
 def segment(words: Sequence[Word], turns: Sequence[Turn] = (), *, speech: Sequence[Window] = ()) -> list[SourceLine]:

@@ -449,7 +449,8 @@ class Studio:
         from cinedub.agents.speakers import speech_envelope, turns_by_face
         from cinedub.asr import transcribe_source
         from cinedub.diarize import diarize
-        from cinedub.localize import ReviewRow, refit, script_lines, segment, write_review, write_script
+        from cinedub.localize import (ReviewRow, localize_files, refit, script_lines, segment, write_review,
+                                      write_script)  # fmt: skip
         from cinedub.subtitles import write_srt
         from cinedub.translate import make_translator
 
@@ -480,13 +481,14 @@ class Studio:
                               translation=t.text, reading_s=t.natural_s, route=t.route, flag=t.flag)
                     for number, (line, t) in enumerate(zip(lines, translations, strict=True), 1)]  # fmt: skip
         lines = script_lines(rows, to)
-        write_review(out_dir / "review.csv", rows)
-        write_srt(out_dir / f"script.{to}.srt", lines)
-        write_script(out_dir / f"script.{to}.yaml", lines, clip=clip)
+        files = localize_files(out_dir, to)
+        write_review(files.review, rows)
+        write_srt(files.subtitles, lines)
+        write_script(files.script, lines, clip=clip)
         # no voice given: the director casts each speaker in their own speech from the clip (nodes.automatic_cast)
         dub = self.dub(clip, lines, None, session=session, out=out_dir, ambience=ambience, scene_sound=scene)
         return LocalizeResult(source_language=detected, probability=probability, language=to, rows=rows,
-                              review_path=out_dir / "review.csv", dub=dub)  # fmt: skip
+                              review_path=files.review, dub=dub)  # fmt: skip
 
     def _split_before(self, session: str, clip: Path, out_dir: Path) -> SceneSound | None:
         """The clip's sound as `session` split it (a re-dub from the review table), when it is this clip's in

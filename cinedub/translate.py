@@ -95,18 +95,24 @@ class Translation:
     route: str  # "apertium pt-es | spa-eng", or the model's name ("openai:http://.../v1")
     # A short reason the director should read this line again (fit, fallback); None when it is fine.
     flag: str | None = None
-    fit: float = field(init=False)  # natural_s / window_s
+    fit: float = field(init=False)  # fit_ratio(natural_s, window_s)
     fits: bool = field(init=False)  # fit within 1 +- FIT_TOLERANCE
 
     def __post_init__(self) -> None:
-        fit = round(self.natural_s / self.window_s, 3)
+        fit = fit_ratio(self.natural_s, self.window_s)
         object.__setattr__(self, "fit", fit)
         object.__setattr__(self, "fits", abs(fit - 1.0) <= FIT_TOLERANCE)
 
 
+def fit_ratio(natural_s: float, window_s: float) -> float:
+    """A rendering's fit (Translation.fit, the review table's in cinedub.localize): its natural reading time
+    over its window, to 3 decimals. 1.0 fits exactly, above 1 is too long; a window of no length fits none."""
+    return round(natural_s / window_s, 3) if window_s > 0 else float("inf")
+
+
 def fit_problem(natural_s: float, window_s: float) -> str | None:
     """'too long for its window (1.32x)' / 'too short ...', or None when the rendering fits."""
-    fit = round(natural_s / window_s, 3)  # as Translation.fit
+    fit = fit_ratio(natural_s, window_s)
     if abs(fit - 1.0) <= FIT_TOLERANCE:
         return None
     return f"too {'long' if fit > 1 else 'short'} for its window ({fit:.2f}x)"

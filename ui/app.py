@@ -20,13 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from cinedub import config, files
-from cinedub.cli import _rendered
 from cinedub.errors import CinedubError
 from cinedub.files import storage_error, write_json
 from cinedub.labels import EMOTIONS, SCENE_TYPES
-from cinedub.localize import ReviewRow, read_review, write_review
+from cinedub.localize import ReviewRow, localize_files, read_review, review_path, write_review
 from cinedub.script import CAST_FORMATS, SCRIPT_FORMATS, read_script
 from cinedub.studio import AGAIN, Studio, check_cast
+from cinedub.takes import rendered_lines
 from cinedub.types import DIRECTION_BOUNDS, Line, Perception, TakeRecord
 from cinedub.ui import scene, timeline, views
 
@@ -264,14 +264,13 @@ class StudioUI:
         """The Localize tab's values for a session with takes that a localize made (it has review.csv): the
         review table, the latest take's video and sound, and the files to download; else nothing."""
         folder = self.folder(session)
-        review = folder / "review.csv"
+        review = review_path(folder)
         if not review.is_file():
             return {}
         last = TakeRecord.model_validate(values["takes"][-1])
         language = Line.model_validate(values["lines"][0]).language
         stems = [path for sound, path in views.take_sounds(last).items() if sound != views.MIX]
-        downloads = [folder / "dub.mp4", folder / f"script.{language}.srt", folder / f"script.{language}.yaml",
-                     review, *stems]  # fmt: skip
+        downloads = [folder / "dub.mp4", *localize_files(folder, language), *stems]
         return {"review_table": review_table(review), "loc_video": self.serve(session, folder / "dub.mp4"),
                 "loc_audio": self.serve(session, last.path), "loc_to": language,
                 "loc_files": [self.serve(session, path) for path in downloads if path.is_file()]}  # fmt: skip
@@ -460,7 +459,7 @@ class StudioUI:
             values = self.state(session) or {}
             if values.get("cot"):
                 step = f"the actor is dubbing the lines in {to}, each in its speaker's voice"
-            elif (folder / "review.csv").is_file():
+            elif review_path(folder).is_file():
                 step = "translated; the director is watching the clip"
             else:
                 step = "transcribing the clip's dialogue and translating each line to fit its window"
@@ -484,10 +483,10 @@ class StudioUI:
         Studio.localize for the same session, which re-renders only the lines whose words changed."""
         values = self.state(session)
         folder = self.folder(session)
-        if not values or not values.get("takes") or not (folder / "review.csv").is_file():
+        if not values or not values.get("takes") or not review_path(folder).is_file():
             raise CinedubError("nothing localized in this session yet: upload a clip, then Translate and dub")
         language = Line.model_validate(values["lines"][0]).language
-        rows = read_review(folder / "review.csv")
+        rows = read_review(review_path(folder))
         edited = apply_edits(rows, table)
         changed = [new.line for old, new in zip(rows, edited, strict=True)
                    if new.translation != old.translation]  # fmt: skip
@@ -507,7 +506,7 @@ class StudioUI:
         kept = "; the other lines kept from the take before" if partial else ""
         self.say(session, self.chat(session), f"(review) new words for {which}", result.dub.messages)
         yield self.view(session, status=f"Take {take.index} is ready ({time.perf_counter() - t0:.1f} s): "
-                                        f"rendered anew: {_rendered(take)}{kept}.")  # fmt: skip
+                                        f"rendered anew: {rendered_lines(take)}{kept}.")  # fmt: skip
 
     def mark(self, session: str, label: str, *, kept: bool | None = None, name: str | None = None) -> dict[str, Any]:
         take = self._take(session, label)
