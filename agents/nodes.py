@@ -21,8 +21,8 @@ from cinedub.agents.state import DirectorState, json_native
 from cinedub.agents.plan import NoteReader, apply_note, first_plan, state_plan
 from cinedub.agents.prompts import scene_line
 from cinedub.agents.reasoners import line_conclusions
-from cinedub.agents.speakers import (LineSpeaker, bind_characters, binding_note, characters_to_voices,
-                                     line_speakers, rebind, speech_envelope, turns_by_face)
+from cinedub.agents.speakers import (bind_characters, binding_note, characters_to_voices, line_speakers,
+                                     rebind, speech_envelope, turns_by_face)
 from cinedub.agents.phrasing import Phrase, phrase, stretched
 from cinedub.agents.windows import base_windows, target_window
 from cinedub.diarize import diarize, speaker_recordings
@@ -39,17 +39,21 @@ SPEAKER_ENVELOPE_RATE = 16_000  # Hz: the dialogue's loudness per sampled frame 
 
 @dataclass(frozen=True)
 class DialogueStem:
-    """The clip's own dialogue as the director listens to it: the stem decoded once per node run (who speaks
-    each line and the automatic cast both hear it) and where Silero VAD found speech in it."""
+    """The clip's own dialogue as the director listens to it, decoded once per node run (who speaks each line
+    and the automatic cast both hear it): where Silero VAD found speech in it, and its loudness over each
+    sampled frame (None when the perception sampled no frames)."""
 
     audio: np.ndarray  # mono, at sample_rate
     sample_rate: int
     speech: list[Window]
+    envelope: np.ndarray | None  # dB per perception.frame_times, agents.speakers.speech_envelope
 
     @classmethod
-    def load(cls, scene: SceneSound) -> DialogueStem:
+    def load(cls, scene: SceneSound, perception: Perception) -> DialogueStem:
         audio, rate = media.load_audio(scene.dialogue_path, sample_rate=SPEAKER_ENVELOPE_RATE)
-        return cls(audio=audio, sample_rate=rate, speech=scene.speech)
+        envelope = (speech_envelope(audio, rate, perception.frame_times, perception.sample_fps)
+                    if perception.frame_times else None)  # fmt: skip
+        return cls(audio=audio, sample_rate=rate, speech=scene.speech, envelope=envelope)
 
 
 def watch(state: DirectorState, runtime: Runtime[DirectorContext]) -> dict[str, Any]:
@@ -149,8 +153,9 @@ def direct(state: DirectorState, runtime: Runtime[DirectorContext]) -> dict[str,
     voices = [line_voice(line, state.cast, state.voice) for line in lines]
     natural = natural_seconds(runtime.context.actor, lines, voices)
     windows = base_windows(perception, lines, natural, dialogue)
-    stem = DialogueStem.load(scene) if scene is not None and dialogue else None
-    found = _line_speakers(perception, windows, stem)
+    stem = DialogueStem.load(scene, perception) if scene is not None and dialogue else None
+    # who speaks each line: the face whose mouth moves in its window, the dialogue breaking ties by co-activity
+    found = line_speakers(perception, windows, stem.envelope if stem is not None else None)
     faces = bind_characters([line.speaker for line in lines], [f.track_id for f in found])
     cast = state.cast
     # no voice given: each character in their own voice from the clip
@@ -220,9 +225,8 @@ def automatic_cast(lines: list[Line], windows: list[Window], cast: dict[str, Cas
     # each of two voices may not part by themselves: MIN_SPEAKER_S)
     audio, rate = stem.audio, stem.sample_rate
     turns = diarize(audio, rate, speech=[(w.start, w.end) for w in stem.speech], num_speakers=count)
-    if perception.frame_times:  # corrected by the mouths: a turn while another speaker's face talks is theirs
-        envelope = speech_envelope(audio, rate, perception.frame_times, perception.sample_fps)
-        turns, _ = turns_by_face(perception, turns, envelope)
+    if stem.envelope is not None:  # corrected by the mouths: a turn while another speaker's face talks is theirs
+        turns, _ = turns_by_face(perception, turns, stem.envelope)
     if len({turn.speaker for turn in turns}) < 2:
         return {}
     chosen = characters_to_voices(characters, windows, turns)
@@ -233,17 +237,6 @@ def automatic_cast(lines: list[Line], windows: list[Window], cast: dict[str, Cas
     return {name: CastMember(name=name, voice=str(recordings[voice]), from_clip=True,
                              notes=f"the clip's own voice {voice} ({spoken[name]:.1f} s of speech)")
             for name, voice in chosen.items()}  # fmt: skip
-
-
-def _line_speakers(perception: Perception, windows: list[Window],
-                   stem: DialogueStem | None) -> list[LineSpeaker]:  # fmt: skip
-    """Who speaks each line's window (agents/speakers.py): the face whose mouth moves in it, the clip's own
-    dialogue (when it has one) breaking ties by co-activity; None: no face on screen moves (narration)."""
-    envelope = None
-    if stem is not None and perception.frame_times:
-        envelope = speech_envelope(stem.audio, stem.sample_rate, perception.frame_times,
-                                   perception.sample_fps)  # fmt: skip
-    return line_speakers(perception, windows, envelope)
 
 
 def act(state: DirectorState, runtime: Runtime[DirectorContext]) -> dict[str, Any]:
