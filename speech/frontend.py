@@ -288,7 +288,7 @@ _DIGITS = re.compile(r"\d+")
 _ABBREVIATION = re.compile(r"\b(e\.g|i\.e|[A-Za-z]+)\.(?=\s|$)")
 # An interjection opening a sentence is its own breath group ("Ah, ready"); a transcript often drops its comma,
 # and read in one run "Ah ready" is "already".
-_OPENING_INTERJECTION = re.compile(r"(?:(?<=^)|(?<=[.!?]\s))(ah|oh|uh|eh|hey|wow|oops|ouch|aha|huh)(?=\s+[^\W\d_])",
+_OPENING_INTERJECTION = re.compile(r"(?:^|(?<=[.!?]\s))(ah|oh|uh|eh|hey|wow|oops|ouch|aha|huh)(?=\s[^\W\d_])",
                                    re.IGNORECASE)
 
 
@@ -356,8 +356,7 @@ def normalize_text(text: str, language: str = "en") -> str:
     text = _ABBREVIATION.sub(_abbreviation, text)
     for symbol, words in _SYMBOLS.items():
         text = text.replace(symbol, words)
-    text = _OPENING_INTERJECTION.sub(r"\1,", _tidy(text))
-    return _tidy(text)
+    return _OPENING_INTERJECTION.sub(r"\1,", _tidy(text))  # on tidy text: one space after a sentence's end
 
 
 def _tidy(text: str) -> str:
