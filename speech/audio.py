@@ -27,6 +27,11 @@ MEASURE_MIN_HARMONICITY = 1.0
 # cost three times as much on a 48 kHz take.
 MEASURE_SAMPLE_RATE = 16_000
 
+# Piper reads at a tempo chosen from the window (its duration model phrases a faster or slower
+# reading better than a uniform frame warp does); beyond these bounds its reading degrades, and the
+# WORLD warp takes the rest.
+LENGTH_SCALE_LIMITS = (0.6, 1.6)
+
 # --- speech activity (shared by trimming and by measure.py, so the two agree) ------------------------
 VAD_HOP_S = 0.005  # hop of the frame energy used to find where speech starts and ends
 VAD_WIN_S = 0.020  # analysis window: short, so the detected edges are sharp

@@ -16,6 +16,7 @@ from cinedub.types import Direction, Line, Take, Voice
 from .actor import Shot
 from .audio import (
     F0_METHOD,
+    LENGTH_SCALE_LIMITS,
     LIMIT_THRESHOLD,
     REFERENCE_LEVEL_DBFS,
     SAMPLE_RATE,
@@ -36,15 +37,22 @@ from .prosody import (
     render_f0,
     tilt_gain,
 )
-from .reader import check_reader, read, reader_report
-from .timbre import TimbreMatch, VoiceProfile, actor_profile, apply_envelope, match_timbre, profile_key, voice_profile
+from .reader import ENGLISH, check_reader, read, reader_report
+from .timbre import (
+    SpeechAnalysis,
+    TimbreMatch,
+    VoiceProfile,
+    actor_profile,
+    analyse_speech,
+    apply_envelope,
+    match_timbre,
+    profile_key,
+    profile_of,
+)
 from .voice import check_voice
+from .voice_map import VoiceMap, cached_voice_map, learn_voice_map
 from .world import PAUSE_ELASTICITY, analyse, fit_duration, synthesise
 
-# Piper reads at a tempo chosen from the window (its duration model phrases a faster or slower
-# reading better than a uniform frame warp does); beyond these bounds its reading degrades, and the
-# WORLD warp takes the rest.
-LENGTH_SCALE_LIMITS = (0.6, 1.6)
 PROFILE_CACHE_SIZE = 16
 
 
@@ -56,29 +64,52 @@ class ParametricActor:
 
     timbre: move F0 median and spectral envelope toward the reference voice (False: joe's own timbre,
     only the prosody and timing are performed).
+    voice_map: for English takes, also reshape each voiced frame with the reference's own envelopes for
+    that sound, learned from a parallel reading of the reference's words (voice_map.py; False: the
+    long-term match alone).
     f0_method: WORLD F0 analysis, 'dio' (fast, default) or 'harvest'.
     """
 
-    def __init__(self, *, timbre: bool = True, f0_method: str = F0_METHOD, pause_elasticity: float = PAUSE_ELASTICITY):
+    def __init__(self, *, timbre: bool = True, voice_map: bool = True, f0_method: str = F0_METHOD,
+                 pause_elasticity: float = PAUSE_ELASTICITY):  # fmt: skip
         self.timbre = timbre
+        self.voice_map = voice_map
         self.f0_method = f0_method
         self.pause_elasticity = pause_elasticity
         self._profiles: OrderedDict[str, VoiceProfile] = OrderedDict()
+        self._last_speech: tuple[str, SpeechAnalysis] | None = None
+
+    @staticmethod
+    def _key(voice: Voice) -> str:
+        return profile_key(voice.audio, voice.sample_rate) + ("-cleaned" if voice.cleaned else "")
+
+    def _speech(self, voice: Voice) -> SpeechAnalysis:
+        """The reference's speech, analysed (the last one kept: its profile and its map both start here)."""
+        key = self._key(voice)
+        if self._last_speech is None or self._last_speech[0] != key:
+            # the voice alone: a reference cut from a film carries its room and music
+            if voice.cleaned:
+                speech = analyse_speech(voice.audio, voice.sample_rate)
+            else:
+                split = split_dialogue(voice.audio, voice.sample_rate)
+                speech = analyse_speech(split.dialogue, split.sample_rate)
+            self._last_speech = (key, speech)
+        return self._last_speech[1]
 
     def reference_profile(self, voice: Voice) -> VoiceProfile:
         """The reference's voice profile, cached by content (retakes reuse it)."""
-        key = profile_key(voice.audio, voice.sample_rate) + ("-cleaned" if voice.cleaned else "")
+        key = self._key(voice)
         if key not in self._profiles:
-            # the voice alone: a reference cut from a film carries its room and music
-            if voice.cleaned:
-                self._profiles[key] = voice_profile(voice.audio, voice.sample_rate)
-            else:
-                speech = split_dialogue(voice.audio, voice.sample_rate)
-                self._profiles[key] = voice_profile(speech.dialogue, speech.sample_rate)
+            self._profiles[key] = profile_of(self._speech(voice))
             while len(self._profiles) > PROFILE_CACHE_SIZE:
                 self._profiles.popitem(last=False)
         self._profiles.move_to_end(key)
         return self._profiles[key]
+
+    def reference_map(self, voice: Voice, match: TimbreMatch) -> VoiceMap | None:
+        """The reference's frame-wise voice map for English takes (voice_map.py), learned once per reference
+        and kept (None when it can't be learned: the long-term match alone applies)."""
+        return cached_voice_map(self._key(voice), lambda: learn_voice_map(self._speech(voice), match))
 
     def perform(self, line: Line, direction: Direction, voice: Voice, *, shot: Shot | None = None) -> Take:
         # `shot` is ignored: the parametric actor performs the Direction only.
@@ -109,11 +140,14 @@ class ParametricActor:
             targets = replace(targets, rate=rate)
         reference: VoiceProfile | None = None
         match: TimbreMatch | None = None
+        voice_map: VoiceMap | None = None
         if self.timbre:
             check_voice(voice)
             reference = self.reference_profile(voice)
             own = actor_profile(language)
             match = match_timbre(own, reference)
+            if language == ENGLISH and self.voice_map:
+                voice_map = self.reference_map(voice, match)
             lap("voice_profile")
 
         # 1. Synthesis: the reader (Piper, or espeak-ng) reads at the tempo that brings its natural duration
@@ -162,6 +196,8 @@ class ParametricActor:
                 )  # fmt: skip
                 lent["f0_range_semitones"] = (own_st, own_st * factor)
         sp = apply_envelope(features.sp, match) if match is not None else features.sp
+        if voice_map is not None:
+            sp = voice_map.apply(sp, features.voiced)
         sp = sp * tilt_gain(features.freqs, targets.tilt_db_per_oct)[None, :]
         features = replace(features, f0=f0, sp=sp)
         lap("transform")
@@ -208,6 +244,7 @@ class ParametricActor:
             "level_dbfs": round(level, 2),
             "peak_limited": peak_before > LIMIT_THRESHOLD,  # the soft limiter acted on the peaks
             "timbre": match.to_dict() if match is not None else None,
+            "voice_map": voice_map.to_dict() if voice_map is not None else None,
             "reference_voice": voice.excerpt(),
         }
         if blend is not None:

@@ -32,7 +32,7 @@ from .audio import (
     WARP_F0_EXPONENT,
     speech_bounds,
 )
-from .world import FFT_SIZE, analyse
+from .world import FFT_SIZE, WorldFeatures, analyse
 
 EQ_FADE_OCT = 0.5
 LOUD_FRAMES_DB = 25.0  # profile only voiced frames within this of the loud frames (skip onsets, creak)
@@ -101,14 +101,28 @@ class TimbreMatch:
         }
 
 
-def voice_profile(audio: np.ndarray, sample_rate: int) -> VoiceProfile:
-    """Profile of a mono recording (any rate; resampled to SAMPLE_RATE)."""
-    bandwidth = min(sample_rate, SAMPLE_RATE) / 2.0 * 0.95
+@dataclass(frozen=True)
+class SpeechAnalysis:
+    """A recording's speech at SAMPLE_RATE (silence at its edges trimmed) and its WORLD features."""
+
+    audio: np.ndarray  # (N,) float32
+    features: WorldFeatures
+    bandwidth_hz: float  # highest frequency the recording carries
+
+
+def analyse_speech(audio: np.ndarray, sample_rate: int) -> SpeechAnalysis:
+    """A mono recording (any rate) resampled to SAMPLE_RATE, trimmed to its speech and analysed."""
     x = resample(np.asarray(audio, np.float32), sample_rate, SAMPLE_RATE)
     bounds = speech_bounds(x, SAMPLE_RATE)
     if bounds is not None:
         x = x[bounds[0] : bounds[1]]
-    features = analyse(x, SAMPLE_RATE)
+    return SpeechAnalysis(audio=x, features=analyse(x, SAMPLE_RATE),
+                          bandwidth_hz=min(sample_rate, SAMPLE_RATE) / 2.0 * 0.95)  # fmt: skip
+
+
+def profile_of(speech: SpeechAnalysis) -> VoiceProfile:
+    """The long-term profile of analysed speech."""
+    features = speech.features
     log_sp = 10.0 * np.log10(np.maximum(features.sp, 1e-20))  # (T, F)
     frame_db = 10.0 * np.log10(np.maximum(features.sp.mean(axis=1), 1e-20))
     voiced = features.voiced
@@ -119,9 +133,14 @@ def voice_profile(audio: np.ndarray, sample_rate: int) -> VoiceProfile:
     return VoiceProfile(
         f0_median_hz=float(np.median(f0)) if len(f0) else 0.0,
         envelope_db=log_sp[loud].mean(axis=0),
-        bandwidth_hz=bandwidth,
+        bandwidth_hz=speech.bandwidth_hz,
         voiced_seconds=float(voiced.sum() * features.frame_period_ms / 1000.0),
     )
+
+
+def voice_profile(audio: np.ndarray, sample_rate: int) -> VoiceProfile:
+    """Profile of a mono recording (any rate; resampled to SAMPLE_RATE)."""
+    return profile_of(analyse_speech(audio, sample_rate))
 
 
 def profile_key(audio: np.ndarray, sample_rate: int) -> str:

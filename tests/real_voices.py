@@ -1,0 +1,83 @@
+"""Issue 17's six real voices nobody here recorded, and the measure of an actor's voice identity on them:
+resemblyzer similarity (GE2E cosine x100, `cinedub.evaluation.secs`) of a 3-line take to its reference,
+and the take's WER (packaged Whisper tiny.en). tests/test_voice_identity.py and
+bench/voice_identity_bench.py use it.
+
+The voices: the LibriVox reader and the cards speaker (Debian pocketsphinx-testdata), both speakers of
+pyannote.audio's packaged two-speaker recording (cut by its RTTM, overlaps left out), and the two
+`*_voice.wav` recordings in ../shared/data. Each take's lines are given their estimated natural length,
+so timing is not what is measured; the similarity is taken against the recording the actor was given.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from cinedub import media
+from cinedub.asr import transcribe, wer
+from cinedub.evaluation.secs import secs
+from cinedub.speech import estimate_speech_seconds, load_voice
+from cinedub.types import Direction, Line, Window
+
+POCKETSPHINX = Path("/usr/share/pocketsphinx/test/data")
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+LINES = ("I never thought I would see you here again.", "Put the box down and listen to me for a moment.",
+         "We leave tomorrow morning, before the sun comes up.")  # fmt: skip
+GAP_S = 0.3  # silence between the take's lines
+GOAL_SECS = 75.0  # issue 17: on every voice; the same speaker scores 87-91, different speakers 48-67
+
+
+def pyannote_speaker(name: str, folder: Path) -> Path:
+    """One speaker of pyannote.audio's sample.wav, their RTTM turns joined (the other's turns removed)."""
+    sample = Path(next(iter(importlib.util.find_spec("pyannote.audio").submodule_search_locations))) / "sample"
+    audio, rate = media.load_audio(sample / "sample.wav", mono=True, sample_rate=16000)
+    turns = [row.split() for row in (sample / "sample.rttm").read_text().splitlines() if row.strip()]
+    spans = [(float(t[3]), float(t[3]) + float(t[4]), t[7]) for t in turns]
+    keep = np.zeros(len(audio), bool)
+    for start, end, who in spans:
+        keep[int(start * rate) : int(end * rate)] |= who == name
+    for start, end, who in spans:
+        if who != name:
+            keep[int(start * rate) : int(end * rate)] = False
+    path = folder / f"pyannote_{name}.wav"
+    media.write_wav(path, audio[keep], rate)
+    return path
+
+
+def voices(folder: Path) -> dict[str, Path]:
+    """The six recordings by name (the pyannote speakers are cut into `folder`)."""
+    return {
+        "librivox": POCKETSPHINX / "librivox" / "sense_and_sensibility_01_austen_64kb-0870.wav",
+        "cards": POCKETSPHINX / "cards" / "005.wav",
+        "pyannote_speaker90": pyannote_speaker("speaker90", folder),
+        "pyannote_speaker91": pyannote_speaker("speaker91", folder),
+        "latentsync_demo1_voice": SHARED_DATA / "latentsync_demo1_voice.wav",
+        "latentsync_demo2_voice": SHARED_DATA / "latentsync_demo2_voice.wav",
+    }
+
+
+@dataclass(frozen=True)
+class Identity:
+    secs: float  # resemblyzer similarity x100 of the 3-line take to the reference
+    wer: float  # mean over the lines
+    reference_s: float
+
+    def to_dict(self) -> dict[str, float]:
+        return {"secs": round(self.secs, 1), "wer": round(self.wer, 3), "reference_s": round(self.reference_s, 1)}
+
+
+def identity(actor, path: Path) -> Identity:
+    """The actor's 3-line take in the voice of the recording at `path`, measured against it."""
+    voice = load_voice(path)
+    parts, errors = [], []
+    for text in LINES:
+        window = Window(start=0.0, end=estimate_speech_seconds(text))
+        take = actor.perform(Line(text=text), Direction(window=window, voice=str(path)), voice)
+        parts += [take.audio, np.zeros(int(GAP_S * take.sample_rate), np.float32)]
+        errors.append(wer(text, transcribe(take.audio, take.sample_rate)))
+    similarity = secs(np.concatenate(parts), voice.audio, take.sample_rate, voice.sample_rate)
+    return Identity(secs=similarity, wer=float(np.mean(errors)), reference_s=len(voice.audio) / voice.sample_rate)

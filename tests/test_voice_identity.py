@@ -1,0 +1,136 @@
+"""Voice identity on issue 17's six real voices (tests/real_voices.py), and the frame-wise voice map
+(speech/voice_map.py) that moves the parametric actor toward each: learned from a parallel reading of the
+reference's own words, refused for references it can't learn from, cached, reported."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import numpy as np
+import pytest
+
+from cinedub import media
+from cinedub.speech import ParametricActor, load_voice
+from cinedub.speech import voice_map as voice_map_module
+from cinedub.speech.audio import SAMPLE_RATE
+from cinedub.speech.reader import read
+from cinedub.speech.timbre import actor_profile, analyse_speech, apply_envelope, match_timbre, profile_of
+from cinedub.speech.voice_map import MIN_MAP_WORDS, VoiceMap, learn_voice_map, mel_cepstra
+from cinedub.types import Direction, Line, Window
+
+from .conftest import SHARED_DATA
+from .real_voices import GOAL_SECS, POCKETSPHINX, identity, voices
+
+pytestmark = pytest.mark.skipif(not POCKETSPHINX.exists(), reason="needs Debian pocketsphinx-testdata")
+
+
+@pytest.fixture(scope="module")
+def measured(tmp_path_factory) -> dict[str, dict[str, object]]:
+    """Each voice's take measured with the voice map and with the long-term match alone."""
+    with_map, without = ParametricActor(), ParametricActor(voice_map=False)
+    folder = tmp_path_factory.mktemp("voices")
+    return {name: {"map": identity(with_map, path), "long_term": identity(without, path)}
+            for name, path in voices(folder).items()}  # fmt: skip
+
+
+def test_the_voice_map_brings_the_real_voices_closer(measured):
+    """Measured (resemblyzer x100, long-term match -> with the map): librivox 74.6 -> 79.6, cards 57.7 ->
+    66.8, pyannote speaker90 65.0 -> 66.8, speaker91 65.4 -> 68.9, demo1 75.5 -> 75.7, demo2 63.9 -> 68.6;
+    mean 67.0 -> 71.1, WER unchanged (0.00-0.03 per voice)."""
+    gains = {name: m["map"].secs - m["long_term"].secs for name, m in measured.items()}
+    assert np.mean(list(gains.values())) >= 3.0, gains
+    assert min(gains.values()) > -2.0, gains  # no voice moves away beyond the measure's noise
+    for name, m in measured.items():  # and the words survive it
+        assert m["map"].wer <= max(m["long_term"].wer + 0.05, 0.1), (name, m)
+
+
+@pytest.mark.xfail(strict=True, reason="issue 17's goal is not reached: measured with the voice map "
+                   "79.6 / 66.8 / 66.8 / 68.9 / 75.7 / 68.6 (mean 71.1) against >= 75 on each")
+def test_every_real_voice_reaches_the_goal(measured):
+    scores = {name: round(m["map"].secs, 1) for name, m in measured.items()}
+    print("mean", np.mean(list(scores.values())), scores)
+    assert min(scores.values()) >= GOAL_SECS, scores
+
+
+# --- the map itself -------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def librivox_speech():
+    voice = load_voice(POCKETSPHINX / "librivox" / "sense_and_sensibility_01_austen_64kb-0870.wav")
+    return analyse_speech(voice.audio, voice.sample_rate)
+
+
+def test_the_map_is_learned_from_the_references_words(librivox_speech):
+    match = match_timbre(actor_profile("en"), profile_of(librivox_speech))
+    learned = learn_voice_map(librivox_speech, match)
+    assert isinstance(learned, VoiceMap)
+    assert learned.words >= 15  # "And Mr. John Dashwood had then leisure to consider how much..."
+    assert len(learned.keys) == len(learned.log_envelopes) > 500  # voiced frame pairs, 5 ms each
+    # Other words than the reference's, long-term matched, then mapped: the mean mel cepstrum of the voiced
+    # frames moves toward the reference's; unvoiced frames are left as they were.
+    other = analyse_speech(read("Nobody knows what happened to the ship after it left the harbour at night."),
+                           SAMPLE_RATE).features  # fmt: skip
+    matched = apply_envelope(other.sp, match)
+    mapped = learned.apply(matched, other.voiced)
+    reference = librivox_speech.features
+    target = mel_cepstra(reference.sp[reference.voiced]).mean(axis=0)
+    before = np.linalg.norm(mel_cepstra(matched[other.voiced]).mean(axis=0) - target)
+    after = np.linalg.norm(mel_cepstra(mapped[other.voiced]).mean(axis=0) - target)
+    assert after < 0.8 * before, (before, after)
+    np.testing.assert_array_equal(mapped[~other.voiced], matched[~other.voiced])
+
+
+def test_no_map_from_a_reference_in_another_language():
+    """LatentSync's kitchen clip: a man speaking Portuguese. The reader of English can't say his words, so
+    there is no parallel pair: the long-term match alone applies (and the take says so)."""
+    audio, rate = media.load_audio(SHARED_DATA / "latentsync_demo2.mp4", mono=True, max_seconds=12.0)
+    speech = analyse_speech(audio, rate)
+    assert learn_voice_map(speech, match_timbre(actor_profile("en"), profile_of(speech))) is None
+
+
+def test_no_map_from_too_few_words():
+    audio, rate = media.load_audio(POCKETSPHINX / "librivox" / "sense_and_sensibility_01_austen_64kb-0870.wav",
+                                   mono=True)  # fmt: skip
+    speech = analyse_speech(audio[: int(0.7 * rate)], rate)  # "And Mr." : fewer than MIN_MAP_WORDS words
+    assert learn_voice_map(speech, match_timbre(actor_profile("en"), profile_of(speech))) is None, MIN_MAP_WORDS
+
+
+def test_the_map_is_learned_once_per_reference_kept_and_reported(monkeypatch):
+    """Learned on the first take; a retake, a new actor (a new studio session) and a new process (the
+    memory emptied: the map read back from $CINEDUB_HOME) all reuse it."""
+    learned = []
+    real = voice_map_module.learn_voice_map
+
+    def counting(*args, **kwargs):
+        learned.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr("cinedub.speech.parametric.learn_voice_map", counting)
+    monkeypatch.setattr(voice_map_module, "_memory", OrderedDict())
+    voice = load_voice(SHARED_DATA / "latentsync_demo1_voice.wav")
+    direction = Direction(window=Window(start=0.0, end=2.5), voice=str(voice.path))
+    line = Line(text="I never thought I would see you here again.")
+    actor = ParametricActor()
+    first = actor.perform(line, direction, voice)
+    retake = actor.perform(Line(text="Put the box down and listen to me."), direction, voice)
+    session = ParametricActor().perform(line, direction, voice)
+    monkeypatch.setattr(voice_map_module, "_memory", OrderedDict())
+    process = ParametricActor().perform(line, direction, voice)
+    assert len(learned) == 1
+    np.testing.assert_array_equal(first.audio, session.audio)
+    np.testing.assert_array_equal(first.audio, process.audio)
+    for take in (first, retake, process):
+        report = take.applied["voice_map"]
+        assert report["words"] >= MIN_MAP_WORDS and report["frames"] > 100, report
+    spanish = actor.perform(Line(text="Nunca pensé que te vería aquí otra vez.", language="es"), direction, voice)
+    assert spanish.applied["voice_map"] is None  # learned for the English reader only
+    plain = ParametricActor(voice_map=False).perform(Line(text="Put the box down."), direction, voice)
+    assert plain.applied["voice_map"] is None and plain.applied["timbre"] is not None
+
+
+def test_a_take_without_voiced_frames_is_left_alone(librivox_speech):
+    match = match_timbre(actor_profile("en"), profile_of(librivox_speech))
+    learned = learn_voice_map(librivox_speech, match)
+    sp = np.abs(np.random.default_rng(0).standard_normal((20, learned.log_envelopes.shape[1]))) + 1e-3
+    np.testing.assert_array_equal(learned.apply(sp, np.zeros(20, bool)), sp)
