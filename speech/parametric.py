@@ -54,6 +54,9 @@ from .voice_map import VoiceMap, cached_voice_map, learn_voice_map
 from .world import PAUSE_ELASTICITY, analyse, fit_duration, synthesise
 
 PROFILE_CACHE_SIZE = 16
+# Reference profiles by content, shared by every actor in the process: each studio session or evaluation
+# run makes a new actor, and a profile costs a dialogue split (DeepFilterNet) and a WORLD analysis.
+_profiles: OrderedDict[str, VoiceProfile] = OrderedDict()
 
 
 class ParametricActor:
@@ -76,7 +79,6 @@ class ParametricActor:
         self.voice_map = voice_map
         self.f0_method = f0_method
         self.pause_elasticity = pause_elasticity
-        self._profiles: OrderedDict[str, VoiceProfile] = OrderedDict()
         self._last_speech: tuple[str, SpeechAnalysis] | None = None
 
     @staticmethod
@@ -97,14 +99,16 @@ class ParametricActor:
         return self._last_speech[1]
 
     def reference_profile(self, voice: Voice) -> VoiceProfile:
-        """The reference's voice profile, cached by content (retakes reuse it)."""
+        """The reference's voice profile, cached by content (retakes reuse it; the voice is checked once,
+        when first profiled: the check runs Silero over the whole reference, a third of a warm take's time)."""
         key = self._key(voice)
-        if key not in self._profiles:
-            self._profiles[key] = profile_of(self._speech(voice))
-            while len(self._profiles) > PROFILE_CACHE_SIZE:
-                self._profiles.popitem(last=False)
-        self._profiles.move_to_end(key)
-        return self._profiles[key]
+        if key not in _profiles:
+            check_voice(voice)
+            _profiles[key] = profile_of(self._speech(voice))
+            while len(_profiles) > PROFILE_CACHE_SIZE:
+                _profiles.popitem(last=False)
+        _profiles.move_to_end(key)
+        return _profiles[key]
 
     def reference_map(self, voice: Voice, match: TimbreMatch) -> VoiceMap | None:
         """The reference's frame-wise voice map for English takes (voice_map.py), learned once per reference
@@ -142,7 +146,6 @@ class ParametricActor:
         match: TimbreMatch | None = None
         voice_map: VoiceMap | None = None
         if self.timbre:
-            check_voice(voice)
             reference = self.reference_profile(voice)
             own = actor_profile(language)
             match = match_timbre(own, reference)

@@ -12,13 +12,15 @@ the reference's; a speaker encoder hears more than the average, namely how each 
    which it does not across two voices. The reference envelopes paired with them, averaged, are blended
    into the frame's (MAP_BLEND of the log envelope, the frame's energy kept).
 
+A sound the reference never says has nothing to borrow: where a frame's nearest keys are farther than the
+same sound said again elsewhere in the reading, the blend fades out (COVERAGE_FADE).
+
 Measured on issue 17's six real voices (bench/voice_identity_bench.py, mean resemblyzer similarity; 67.0
-for the long-term match alone): this lookup 71.1 at MAP_BLEND 0.5 and 71.7 at 0.6, WER unchanged on
-neutral lines, but 0.6 lost more words under emotion; a regression instead (class-wise mean shifts of the
-log-mel envelope, as in GMM voice conversion) 70.4; the envelope replaced outright (MAP_BLEND 1.0) 72.7 but
-WER 0.02 -> 0.24: a reference of 10 s does not hold every sound, and a sound it lacks borrows another's
-shape. Nearest frames matched across the two voices directly (by Whisper encoder features) scored 69.6 at
-WER 0.8.
+for the long-term match alone): this lookup 70.5 (71.1 without the coverage fade, which let "then I left"
+be heard "then I love"), WER unchanged on neutral lines; a blend of 0.6 scores 71.2-71.7 but loses more
+words; a regression instead (class-wise mean shifts of the log-mel envelope, as in GMM voice conversion)
+70.4; the envelope replaced outright (blend 1.0, no fade) 72.7 at WER 0.02 -> 0.24. Nearest frames matched
+across the two voices directly (by Whisper encoder features) scored 69.6 at WER 0.8.
 
 A reference too short or too unclear to learn from (fewer than MIN_MAP_WORDS words recognised, or
 fewer than MIN_MAP_PAIRS voiced pairs) gets no map: the long-term match alone applies.
@@ -50,12 +52,14 @@ MAP_MEL_RANGE_HZ = (60.0, 8000.0)
 MAP_NEIGHBOURS = 8  # reading frames whose reference envelopes a take frame averages
 MAP_BLEND = 0.5  # share of the reference's log envelope in a mapped frame (more loses words, see above)
 MAP_SMOOTH_FRAMES = 3  # the looked-up envelopes are averaged over this many frames (15 ms): no flutter
+SAME_SOUND_FRAMES = 20  # keys closer than this in the reading (100 ms) are the same utterance of a sound
+COVERAGE_FADE = 2.0  # a frame this many times farther from the keys than a sound said again is not mapped
 MIN_MAP_WORDS = 3
 MIN_MAP_PAIRS = 100  # voiced frame pairs (0.5 s of voiced speech at 5 ms)
 # Learning costs ~2 s for a 10 s reference (language detection, transcription, the reading, DTW), and each
 # CLI run or studio session is a new actor: maps are kept in memory and under $CINEDUB_HOME/voice_maps,
 # keyed by the reference's content. The version changes with anything that changes what is learned.
-MAP_CACHE_VERSION = 1
+MAP_CACHE_VERSION = 2
 MAP_MEMORY_SIZE = 16
 _memory: OrderedDict[str, VoiceMap | None] = OrderedDict()
 
@@ -86,6 +90,11 @@ def align(source: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return path[:, 0], path[:, 1]
 
 
+def _squared_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(len(a), len(b)) squared Euclidean distances, without the (A, B, D) tensor: |a|^2 - 2 a.b + |b|^2."""
+    return (a**2).sum(1)[:, None] - 2.0 * a @ b.T + (b**2).sum(1)[None, :]
+
+
 @dataclass(frozen=True)
 class VoiceMap:
     """Reading frames (keys, in the reader's voice after the long-term match) paired with the reference's
@@ -96,6 +105,7 @@ class VoiceMap:
     log_envelopes: np.ndarray  # (N, F) natural log of the paired reference frames' power envelopes
     words: int  # words recognised in the reference
     reference_voiced_s: float
+    said_again: float  # typical distance from a key to the same sound said elsewhere in the reading
 
     @classmethod
     def learn(cls, reading: WorldFeatures, reference: WorldFeatures, *, words: int) -> VoiceMap | None:
@@ -107,21 +117,37 @@ class VoiceMap:
         if both.sum() < MIN_MAP_PAIRS:
             return None
         i, j = i[both], j[both]
-        keys = reading_cepstra[i]
-        scale = keys.std(axis=0) + 1e-6
-        return cls(keys=(keys / scale).astype(np.float32), scale=scale.astype(np.float32),
+        scale = reading_cepstra[i].std(axis=0) + 1e-6
+        keys = (reading_cepstra[i] / scale).astype(np.float32)
+        # How near the same sound comes when said again: each key's MAP_NEIGHBOURS nearest keys from
+        # elsewhere in the reading (not its own phone: SAME_SOUND_FRAMES apart or more), typically.
+        said_again = np.empty(len(keys))
+        for start in range(0, len(keys), 512):  # in blocks: a 30 s reference has ~4000 keys
+            block = _squared_distances(keys[start : start + 512], keys)
+            block[np.abs(i[start : start + 512, None] - i[None, :]) < SAME_SOUND_FRAMES] = np.inf
+            nearest = np.partition(block, MAP_NEIGHBOURS - 1, axis=1)[:, :MAP_NEIGHBOURS]
+            said_again[start : start + 512] = np.sqrt(np.maximum(nearest, 0.0).mean(axis=1))
+        return cls(keys=keys, scale=scale.astype(np.float32),
                    log_envelopes=np.log(np.maximum(reference.sp[j], 1e-20)).astype(np.float32), words=words,
-                   reference_voiced_s=float(reference.voiced.sum() * reference.frame_period_ms / 1000.0))  # fmt: skip
+                   reference_voiced_s=float(reference.voiced.sum() * reference.frame_period_ms / 1000.0),
+                   said_again=float(np.median(said_again[np.isfinite(said_again)])))  # fmt: skip
+
+    def lookup(self, sp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For each frame of a power envelope (V, F): its MAP_NEIGHBOURS nearest keys (V, k), and how well the
+        reference covers its sound (V,), 1 where the nearest keys are as near as the same sound said again,
+        fading to 0 at COVERAGE_FADE times that (a sound the reference never says has nothing to lend)."""
+        queries = (mel_cepstra(sp) / self.scale).astype(np.float32)  # (V, D)
+        distances = _squared_distances(queries, self.keys)  # (V, N)
+        nearest = np.argpartition(distances, MAP_NEIGHBOURS - 1, axis=1)[:, :MAP_NEIGHBOURS]
+        near = np.sqrt(np.maximum(np.take_along_axis(distances, nearest, axis=1), 0.0).mean(axis=1))
+        return nearest, np.clip((COVERAGE_FADE - near / self.said_again) / (COVERAGE_FADE - 1.0), 0.0, 1.0)
 
     def apply(self, sp: np.ndarray, voiced: np.ndarray) -> np.ndarray:
-        """The power envelope (T, F) with each voiced frame moved MAP_BLEND toward its looked-up reference
-        envelope (per-frame energy kept); unvoiced frames as they were."""
+        """The power envelope (T, F) with each voiced frame moved toward its looked-up reference envelope,
+        MAP_BLEND times its coverage (per-frame energy kept); unvoiced frames as they were."""
         if not voiced.any():
             return sp
-        queries = (mel_cepstra(sp[voiced]) / self.scale).astype(np.float32)  # (V, D)
-        # squared distances without the (V, N, D) tensor: |q|^2 - 2 q.k + |k|^2
-        distances = (queries**2).sum(1)[:, None] - 2.0 * queries @ self.keys.T + (self.keys**2).sum(1)[None, :]
-        nearest = np.argpartition(distances, MAP_NEIGHBOURS - 1, axis=1)[:, :MAP_NEIGHBOURS]  # (V, k)
+        nearest, covered = self.lookup(sp[voiced])
         looked_up = np.zeros(sp.shape, np.float64)
         looked_up[voiced] = self.log_envelopes[nearest].mean(axis=1)
         # smooth along time within voiced stretches (a frame's neighbours count only when voiced)
@@ -129,7 +155,8 @@ class VoiceMap:
         smoothed = uniform_filter1d(looked_up, MAP_SMOOTH_FRAMES, axis=0, mode="constant")
         smoothed = smoothed / np.maximum(weight, 1e-9)[:, None]
         own = np.log(np.maximum(sp[voiced], 1e-20))
-        blended = (1.0 - MAP_BLEND) * own + MAP_BLEND * smoothed[voiced]
+        blend = MAP_BLEND * uniform_filter1d(covered, MAP_SMOOTH_FRAMES)[:, None]
+        blended = (1.0 - blend) * own + blend * smoothed[voiced]
         # keep each frame's energy: the map reshapes the spectrum, the performance sets the level
         blended += (np.log(sp[voiced].mean(axis=1)) - np.log(np.exp(blended).mean(axis=1)))[:, None]
         out = sp.copy()
@@ -138,14 +165,15 @@ class VoiceMap:
 
     def save(self, path: Path) -> None:
         with atomic_path(path) as tmp, open(tmp, "wb") as out:
-            np.savez(out, keys=self.keys, scale=self.scale, log_envelopes=self.log_envelopes,
-                     words=self.words, reference_voiced_s=self.reference_voiced_s)  # fmt: skip
+            np.savez(out, keys=self.keys, scale=self.scale, log_envelopes=self.log_envelopes, words=self.words,
+                     reference_voiced_s=self.reference_voiced_s, said_again=self.said_again)  # fmt: skip
 
     @classmethod
     def load(cls, path: Path) -> VoiceMap:
         with np.load(path) as data:
             return cls(keys=data["keys"], scale=data["scale"], log_envelopes=data["log_envelopes"],
-                       words=int(data["words"]), reference_voiced_s=float(data["reference_voiced_s"]))  # fmt: skip
+                       words=int(data["words"]), reference_voiced_s=float(data["reference_voiced_s"]),
+                       said_again=float(data["said_again"]))  # fmt: skip
 
     def to_dict(self) -> dict[str, object]:
         return {"frames": int(len(self.keys)), "words": self.words,

@@ -34,9 +34,9 @@ def measured(tmp_path_factory) -> dict[str, dict[str, object]]:
 
 
 def test_the_voice_map_brings_the_real_voices_closer(measured):
-    """Measured (resemblyzer x100, long-term match -> with the map): librivox 74.6 -> 79.6, cards 57.7 ->
-    66.8, pyannote speaker90 65.0 -> 66.8, speaker91 65.4 -> 68.9, demo1 75.5 -> 75.7, demo2 63.9 -> 68.6;
-    mean 67.0 -> 71.1, WER unchanged (0.00-0.03 per voice)."""
+    """Measured (resemblyzer x100, long-term match -> with the map): librivox 74.6 -> 79.0, cards 57.7 ->
+    65.9, pyannote speaker90 65.0 -> 67.0, speaker91 65.4 -> 68.1, demo1 75.5 -> 75.7, demo2 63.9 -> 67.6;
+    mean 67.0 -> 70.5, WER 0.00-0.06 per voice (0.00-0.03 before)."""
     gains = {name: m["map"].secs - m["long_term"].secs for name, m in measured.items()}
     assert np.mean(list(gains.values())) >= 3.0, gains
     assert min(gains.values()) > -2.0, gains  # no voice moves away beyond the measure's noise
@@ -45,7 +45,7 @@ def test_the_voice_map_brings_the_real_voices_closer(measured):
 
 
 @pytest.mark.xfail(strict=True, reason="issue 17's goal is not reached: measured with the voice map "
-                   "79.6 / 66.8 / 66.8 / 68.9 / 75.7 / 68.6 (mean 71.1) against >= 75 on each")
+                   "79.0 / 65.9 / 67.0 / 68.1 / 75.7 / 67.6 (mean 70.5) against >= 75 on each")
 def test_every_real_voice_reaches_the_goal(measured):
     scores = {name: round(m["map"].secs, 1) for name, m in measured.items()}
     print("mean", np.mean(list(scores.values())), scores)
@@ -68,7 +68,8 @@ def test_the_map_is_learned_from_the_references_words(librivox_speech):
     assert learned.words >= 15  # "And Mr. John Dashwood had then leisure to consider how much..."
     assert len(learned.keys) == len(learned.log_envelopes) > 500  # voiced frame pairs, 5 ms each
     # Other words than the reference's, long-term matched, then mapped: the mean mel cepstrum of the voiced
-    # frames moves toward the reference's; unvoiced frames are left as they were.
+    # frames moves toward the reference's (as far as the reference holds their sounds); unvoiced frames are
+    # left as they were.
     other = analyse_speech(read("Nobody knows what happened to the ship after it left the harbour at night."),
                            SAMPLE_RATE).features  # fmt: skip
     matched = apply_envelope(other.sp, match)
@@ -77,7 +78,7 @@ def test_the_map_is_learned_from_the_references_words(librivox_speech):
     target = mel_cepstra(reference.sp[reference.voiced]).mean(axis=0)
     before = np.linalg.norm(mel_cepstra(matched[other.voiced]).mean(axis=0) - target)
     after = np.linalg.norm(mel_cepstra(mapped[other.voiced]).mean(axis=0) - target)
-    assert after < 0.8 * before, (before, after)
+    assert after < 0.9 * before, (before, after)  # measured 6.14 -> 5.18
     np.testing.assert_array_equal(mapped[~other.voiced], matched[~other.voiced])
 
 
@@ -129,8 +130,18 @@ def test_the_map_is_learned_once_per_reference_kept_and_reported(monkeypatch):
     assert plain.applied["voice_map"] is None and plain.applied["timbre"] is not None
 
 
-def test_a_take_without_voiced_frames_is_left_alone(librivox_speech):
+def test_sounds_the_reference_does_not_hold_are_left_alone(librivox_speech):
+    """No voiced frame: nothing to map. A sound the reference holds is covered (Piper saying other words);
+    a spectrum no voice has (rising 60 dB, then 120 dB, to the top) is covered less, then not at all: it is
+    left as it was rather than borrow another sound's shape."""
     match = match_timbre(actor_profile("en"), profile_of(librivox_speech))
     learned = learn_voice_map(librivox_speech, match)
-    sp = np.abs(np.random.default_rng(0).standard_normal((20, learned.log_envelopes.shape[1]))) + 1e-3
+    bins = learned.log_envelopes.shape[1]
+    sp = np.abs(np.random.default_rng(0).standard_normal((20, bins))) + 1e-3
     np.testing.assert_array_equal(learned.apply(sp, np.zeros(20, bool)), sp)
+    speech = analyse_speech(read("We leave tomorrow morning, before the sun comes up."), SAMPLE_RATE).features
+    _, speech_covered = learned.lookup(apply_envelope(speech.sp[speech.voiced], match))
+    _, alien_covered = learned.lookup(np.stack([np.logspace(-6, 0, bins), np.logspace(-12, 0, bins)]))
+    assert np.median(speech_covered) > 2 * alien_covered[0] > 0.0 == alien_covered[1], (speech_covered, alien_covered)
+    alien = np.tile(np.logspace(-12, 0, bins), (20, 1))
+    np.testing.assert_allclose(learned.apply(alien, np.ones(20, bool)), alien)
