@@ -4,7 +4,7 @@ male ~120 Hz), and each take's F0 median against its reference's. Prints JSON.
 
     .venv/bin/python bench/emotion_wer_bench.py
 
-WER: cinedub.asr (faster-whisper tiny.en int8, the field's normalisation), mean of the 3 lines per cell.
+WER: cinedub.asr (faster-whisper tiny.en float32, the field's normalisation), mean of the 3 lines per cell.
 F0: speech.measure.measure_prosody's median on the take and on the reference; `f0_st` is the take's
 distance from the reference's, semitones (goal: within 6 at intensity 0.8). Windows are the lines'
 estimated natural length, so timing is not what is tested.
