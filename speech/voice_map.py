@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import functools
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -40,11 +40,11 @@ from cinedub import config
 from cinedub.errors import CinedubError
 from cinedub.files import atomic_path
 
-from .audio import LENGTH_SCALE_LIMITS, SAMPLE_RATE, speech_bounds
+from .audio import LENGTH_SCALE_LIMITS, SAMPLE_RATE
 from .frontend import check_speakable, estimate_speech_seconds
 from .reader import ENGLISH, read
-from .timbre import SpeechAnalysis, TimbreMatch, apply_envelope
-from .world import FFT_SIZE, WorldFeatures, analyse
+from .timbre import SpeechAnalysis, TimbreMatch, analyse_speech, apply_envelope
+from .world import FFT_SIZE, WorldFeatures
 
 MAP_MEL_BANDS = 40  # alignment and lookup features: mel cepstra of this many bands (a speaker encoder's)
 MAP_CEPSTRA = 24  # coefficients 1..MAP_CEPSTRA-1 (c0, the level, is left out)
@@ -199,10 +199,8 @@ def learn_voice_map(reference: SpeechAnalysis, match: TimbreMatch) -> VoiceMap |
     # read at the reference's pace, so the two align with little stretching
     pace = len(reference.audio) / SAMPLE_RATE / max(estimate_speech_seconds(text), 1e-3)
     reading = read(text, ENGLISH, length_scale=float(np.clip(pace, *LENGTH_SCALE_LIMITS)))
-    bounds = speech_bounds(reading, SAMPLE_RATE) or (0, len(reading))
-    features = analyse(reading[bounds[0] : bounds[1]], SAMPLE_RATE)
-    matched = WorldFeatures(f0=features.f0, sp=apply_envelope(features.sp, match), ap=features.ap,
-                            sample_rate=features.sample_rate, frame_period_ms=features.frame_period_ms)  # fmt: skip
+    features = analyse_speech(reading, SAMPLE_RATE).features
+    matched = replace(features, sp=apply_envelope(features.sp, match))
     return VoiceMap.learn(matched, reference.features, words=words)
 
 
