@@ -4,7 +4,6 @@ re-performs (emotion, retrieved references, timing, timbre)."""
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 from dataclasses import replace
 from typing import Any
 
@@ -39,14 +38,15 @@ from .prosody import (
 )
 from .reader import ENGLISH, check_reader, read, reader_report
 from .timbre import (
+    ContentCache,
     SpeechAnalysis,
     TimbreMatch,
     VoiceProfile,
     actor_profile,
     analyse_speech,
     apply_envelope,
+    content_key,
     match_timbre,
-    profile_key,
     profile_of,
 )
 from .voice import check_voice
@@ -54,9 +54,8 @@ from .voice_map import VoiceMap, cached_voice_map, learn_voice_map
 from .world import PAUSE_ELASTICITY, analyse, fit_duration, synthesise
 
 PROFILE_CACHE_SIZE = 16
-# Reference profiles by content, shared by every actor in the process: each studio session or evaluation
-# run makes a new actor, and a profile costs a dialogue split (DeepFilterNet) and a WORLD analysis.
-_profiles: OrderedDict[str, VoiceProfile] = OrderedDict()
+# Reference profiles by content: a profile costs a dialogue split (DeepFilterNet) and a WORLD analysis.
+profiles: ContentCache[VoiceProfile] = ContentCache(size=PROFILE_CACHE_SIZE)
 
 
 class ParametricActor:
@@ -82,12 +81,12 @@ class ParametricActor:
         self._last_speech: tuple[str, SpeechAnalysis] | None = None
 
     @staticmethod
-    def _key(voice: Voice) -> str:
-        return profile_key(voice.audio, voice.sample_rate) + ("-cleaned" if voice.cleaned else "")
+    def reference_key(voice: Voice) -> str:
+        """The content key what is learned from `voice` is kept under (a cleaned stem is analysed as is)."""
+        return content_key(voice.audio, voice.sample_rate) + ("-cleaned" if voice.cleaned else "")
 
-    def _speech(self, voice: Voice) -> SpeechAnalysis:
+    def _speech(self, voice: Voice, key: str) -> SpeechAnalysis:
         """The reference's speech, analysed (the last one kept: its profile and its map both start here)."""
-        key = self._key(voice)
         if self._last_speech is None or self._last_speech[0] != key:
             # the voice alone: a reference cut from a film carries its room and music
             if voice.cleaned:
@@ -98,22 +97,20 @@ class ParametricActor:
             self._last_speech = (key, speech)
         return self._last_speech[1]
 
-    def reference_profile(self, voice: Voice) -> VoiceProfile:
-        """The reference's voice profile, cached by content (retakes reuse it; the voice is checked once,
-        when first profiled: the check runs Silero over the whole reference, a third of a warm take's time)."""
-        key = self._key(voice)
-        if key not in _profiles:
-            check_voice(voice)
-            _profiles[key] = profile_of(self._speech(voice))
-            while len(_profiles) > PROFILE_CACHE_SIZE:
-                _profiles.popitem(last=False)
-        _profiles.move_to_end(key)
-        return _profiles[key]
+    def reference_profile(self, voice: Voice, key: str) -> VoiceProfile:
+        """The profile of `voice` (content key `key`), made once per process (the voice is checked then: the
+        check runs Silero over the whole reference, a third of a warm take's time)."""
 
-    def reference_map(self, voice: Voice, match: TimbreMatch) -> VoiceMap | None:
-        """The reference's frame-wise voice map for English takes (voice_map.py), learned once per reference
-        and kept (None when it can't be learned: the long-term match alone applies)."""
-        return cached_voice_map(self._key(voice), lambda: learn_voice_map(self._speech(voice), match))
+        def profile() -> VoiceProfile:
+            check_voice(voice)
+            return profile_of(self._speech(voice, key))
+
+        return profiles.get(key, profile)
+
+    def reference_map(self, voice: Voice, key: str, match: TimbreMatch) -> VoiceMap | None:
+        """The frame-wise voice map of `voice` (content key `key`) for English takes (voice_map.py), learned
+        once per reference and kept (None when it can't be learned: the long-term match alone applies)."""
+        return cached_voice_map(key, lambda: learn_voice_map(self._speech(voice, key), match))
 
     def perform(self, line: Line, direction: Direction, voice: Voice, *, shot: Shot | None = None) -> Take:
         # `shot` is ignored: the parametric actor performs the Direction only.
@@ -146,11 +143,12 @@ class ParametricActor:
         match: TimbreMatch | None = None
         voice_map: VoiceMap | None = None
         if self.timbre:
-            reference = self.reference_profile(voice)
+            key = self.reference_key(voice)
+            reference = self.reference_profile(voice, key)
             own = actor_profile(language)
             match = match_timbre(own, reference)
             if language == ENGLISH and self.voice_map:
-                voice_map = self.reference_map(voice, match)
+                voice_map = self.reference_map(voice, key, match)
             lap("voice_profile")
 
         # 1. Synthesis: the reader (Piper, or espeak-ng) reads at the tempo that brings its natural duration

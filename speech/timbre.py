@@ -17,7 +17,11 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 import numpy as np
 
@@ -143,11 +147,43 @@ def voice_profile(audio: np.ndarray, sample_rate: int) -> VoiceProfile:
     return profile_of(analyse_speech(audio, sample_rate))
 
 
-def profile_key(audio: np.ndarray, sample_rate: int) -> str:
-    """Content hash of a recording, to cache its profile across takes."""
+def content_key(audio: np.ndarray, sample_rate: int) -> str:
+    """Content hash of a recording: what is learned from a reference is kept under it across takes."""
     digest = hashlib.sha1(np.ascontiguousarray(audio, np.float32).tobytes())
     digest.update(str(sample_rate).encode())
     return digest.hexdigest()
+
+
+Value = TypeVar("Value")
+
+
+class ContentCache(Generic[Value]):
+    """What is learned from a reference (its profile, its voice map), by content key, shared by every actor
+    in the process (each studio session or evaluation run makes a new actor), the `size` most recently used
+    kept. Thread-safe; a value is made outside the lock (making one takes seconds), so two threads asking
+    for the same new key at once both make it and the first is kept."""
+
+    def __init__(self, *, size: int):
+        self.size = size
+        self._values: OrderedDict[str, Value] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str, make: Callable[[], Value]) -> Value:
+        with self._lock:
+            if key in self._values:
+                self._values.move_to_end(key)
+                return self._values[key]
+        value = make()
+        with self._lock:
+            value = self._values.setdefault(key, value)
+            self._values.move_to_end(key)
+            while len(self._values) > self.size:
+                self._values.popitem(last=False)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._values.clear()
 
 
 @functools.lru_cache(maxsize=len(CALIBRATION_TEXTS))

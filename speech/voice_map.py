@@ -29,7 +29,7 @@ fewer than MIN_MAP_PAIRS voiced pairs) gets no map: the long-term match alone ap
 from __future__ import annotations
 
 import functools
-from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -43,7 +43,7 @@ from cinedub.files import atomic_path
 from .audio import LENGTH_SCALE_LIMITS, SAMPLE_RATE
 from .frontend import check_speakable, estimate_speech_seconds
 from .reader import ENGLISH, read
-from .timbre import SpeechAnalysis, TimbreMatch, analyse_speech, apply_envelope
+from .timbre import ContentCache, SpeechAnalysis, TimbreMatch, analyse_speech, apply_envelope
 from .world import FFT_SIZE, WorldFeatures
 
 MAP_MEL_BANDS = 40  # alignment and lookup features: mel cepstra of this many bands (a speaker encoder's)
@@ -61,7 +61,6 @@ MIN_MAP_PAIRS = 100  # voiced frame pairs (0.5 s of voiced speech at 5 ms)
 # keyed by the reference's content. The version changes with anything that changes what is learned.
 MAP_CACHE_VERSION = 2
 MAP_MEMORY_SIZE = 16
-_memory: OrderedDict[str, VoiceMap | None] = OrderedDict()
 
 
 @functools.cache
@@ -204,28 +203,33 @@ def learn_voice_map(reference: SpeechAnalysis, match: TimbreMatch) -> VoiceMap |
     return VoiceMap.learn(matched, reference.features, words=words)
 
 
-def cached_voice_map(key: str, learn) -> VoiceMap | None:
-    """The map of the reference with content key `key`: from memory, else from $CINEDUB_HOME/voice_maps,
-    else `learn()`ed and kept in both (a reference it can't learn from is remembered too, as an empty file).
-    The disk is a cache: a folder that can't be written only costs the next run the learning again."""
-    if key in _memory:
-        _memory.move_to_end(key)
-        return _memory[key]
-    path = config.home() / "voice_maps" / f"{key}-v{MAP_CACHE_VERSION}.npz"
+def _stored_or_learned(path: Path, learn: Callable[[], VoiceMap | None]) -> VoiceMap | None:
+    """The map stored at `path`, else `learn()`ed and stored there (a reference it can't learn from is
+    remembered too, as an empty file). The disk is a cache: a folder that can't be written only costs the
+    next run the learning again."""
     try:
-        found: VoiceMap | None = None if path.stat().st_size == 0 else VoiceMap.load(path)
+        return None if path.stat().st_size == 0 else VoiceMap.load(path)
     except (OSError, ValueError, KeyError):  # not there yet, or unreadable: learn it again
-        found = learn()
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if found is None:
-                with atomic_path(path):
-                    pass
-            else:
-                found.save(path)
-        except OSError:
-            pass
-    _memory[key] = found
-    while len(_memory) > MAP_MEMORY_SIZE:
-        _memory.popitem(last=False)
+        pass
+    found = learn()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if found is None:
+            with atomic_path(path):
+                pass
+        else:
+            found.save(path)
+    except OSError:
+        pass
     return found
+
+
+# maps by reference content key, in memory (and under $CINEDUB_HOME/voice_maps, see cached_voice_map)
+memory: ContentCache[VoiceMap | None] = ContentCache(size=MAP_MEMORY_SIZE)
+
+
+def cached_voice_map(key: str, learn: Callable[[], VoiceMap | None]) -> VoiceMap | None:
+    """The map of the reference with content key `key`: from memory, else from $CINEDUB_HOME/voice_maps,
+    else `learn()`ed and kept in both."""
+    path = config.home() / "voice_maps" / f"{key}-v{MAP_CACHE_VERSION}.npz"
+    return memory.get(key, lambda: _stored_or_learned(path, learn))

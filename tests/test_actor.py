@@ -398,3 +398,37 @@ def test_measure_prosody_on_a_known_signal():
     assert measured["speech_start"] == pytest.approx(0.5, abs=0.02)
     assert measured["speech_end"] == pytest.approx(1.5, abs=0.02)
     assert measured["voiced_ratio"] > 0.9
+
+
+def test_what_is_learned_from_a_reference_is_kept_by_its_content():
+    """The cache behind reference profiles and voice maps: keyed by content (the same samples at another
+    rate are another recording), the least recently used dropped past its size, one value per key when two
+    threads make it at once."""
+    import threading
+
+    from cinedub.speech.timbre import ContentCache, content_key
+
+    audio = np.random.default_rng(0).standard_normal(16000).astype(np.float32)
+    assert content_key(audio, 16000) == content_key(audio.copy(), 16000) != content_key(audio, 22050)
+    made: list[str] = []
+    cache: ContentCache[str] = ContentCache(size=2)
+
+    def make(key: str):
+        return lambda: made.append(key) or f"profile of {key}"
+
+    for key in ("a", "b", "a", "c", "a", "b"):  # "b" is dropped when "c" comes (the least recently used)
+        assert cache.get(key, make(key)) == f"profile of {key}"
+    assert made == ["a", "b", "c", "b"]
+
+    started, results = threading.Barrier(2), []
+
+    def slow() -> object:
+        started.wait()  # both threads are making it at once
+        return object()
+
+    threads = [threading.Thread(target=lambda: results.append(cache.get("d", slow))) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results[0] is results[1]

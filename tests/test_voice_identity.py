@@ -4,8 +4,6 @@ reference's own words, refused for references it can't learn from, cached, repor
 
 from __future__ import annotations
 
-from collections import OrderedDict
-
 import numpy as np
 import pytest
 
@@ -14,8 +12,16 @@ from cinedub.speech import ParametricActor, load_voice
 from cinedub.speech import voice_map as voice_map_module
 from cinedub.speech.audio import SAMPLE_RATE
 from cinedub.speech.reader import read
-from cinedub.speech.timbre import actor_profile, analyse_speech, apply_envelope, match_timbre, profile_of
-from cinedub.speech.voice_map import MIN_MAP_WORDS, VoiceMap, learn_voice_map, mel_cepstra
+from cinedub.speech.timbre import (
+    ContentCache,
+    TimbreMatch,
+    actor_profile,
+    analyse_speech,
+    apply_envelope,
+    match_timbre,
+    profile_of,
+)
+from cinedub.speech.voice_map import MAP_MEMORY_SIZE, MIN_MAP_WORDS, VoiceMap, learn_voice_map, mel_cepstra
 from cinedub.types import Direction, Line, Window
 
 from .conftest import SHARED_DATA
@@ -61,9 +67,15 @@ def librivox_speech():
     return analyse_speech(voice.audio, voice.sample_rate)
 
 
-def test_the_map_is_learned_from_the_references_words(librivox_speech):
+@pytest.fixture(scope="module")
+def librivox_map(librivox_speech) -> tuple[VoiceMap, TimbreMatch]:
+    """The LibriVox reader's map (learned once, ~2 s) and the long-term match it was learned under."""
     match = match_timbre(actor_profile("en"), profile_of(librivox_speech))
-    learned = learn_voice_map(librivox_speech, match)
+    return learn_voice_map(librivox_speech, match), match
+
+
+def test_the_map_is_learned_from_the_references_words(librivox_speech, librivox_map):
+    learned, match = librivox_map
     assert isinstance(learned, VoiceMap)
     assert learned.words >= 15  # "And Mr. John Dashwood had then leisure to consider how much..."
     assert len(learned.keys) == len(learned.log_envelopes) > 500  # voiced frame pairs, 5 ms each
@@ -108,7 +120,7 @@ def test_the_map_is_learned_once_per_reference_kept_and_reported(monkeypatch):
         return real(*args, **kwargs)
 
     monkeypatch.setattr("cinedub.speech.parametric.learn_voice_map", counting)
-    monkeypatch.setattr(voice_map_module, "_memory", OrderedDict())
+    monkeypatch.setattr(voice_map_module, "memory", ContentCache(size=MAP_MEMORY_SIZE))
     voice = load_voice(SHARED_DATA / "latentsync_demo1_voice.wav")
     direction = Direction(window=Window(start=0.0, end=2.5), voice=str(voice.path))
     line = Line(text="I never thought I would see you here again.")
@@ -116,7 +128,7 @@ def test_the_map_is_learned_once_per_reference_kept_and_reported(monkeypatch):
     first = actor.perform(line, direction, voice)
     retake = actor.perform(Line(text="Put the box down and listen to me."), direction, voice)
     session = ParametricActor().perform(line, direction, voice)
-    monkeypatch.setattr(voice_map_module, "_memory", OrderedDict())
+    monkeypatch.setattr(voice_map_module, "memory", ContentCache(size=MAP_MEMORY_SIZE))
     process = ParametricActor().perform(line, direction, voice)
     assert len(learned) == 1
     np.testing.assert_array_equal(first.audio, session.audio)
@@ -130,12 +142,11 @@ def test_the_map_is_learned_once_per_reference_kept_and_reported(monkeypatch):
     assert plain.applied["voice_map"] is None and plain.applied["timbre"] is not None
 
 
-def test_sounds_the_reference_does_not_hold_are_left_alone(librivox_speech):
+def test_sounds_the_reference_does_not_hold_are_left_alone(librivox_map):
     """No voiced frame: nothing to map. A sound the reference holds is covered (Piper saying other words);
     a spectrum no voice has (rising 60 dB, then 120 dB, to the top) is covered less, then not at all: it is
     left as it was rather than borrow another sound's shape."""
-    match = match_timbre(actor_profile("en"), profile_of(librivox_speech))
-    learned = learn_voice_map(librivox_speech, match)
+    learned, match = librivox_map
     bins = learned.log_envelopes.shape[1]
     sp = np.abs(np.random.default_rng(0).standard_normal((20, bins))) + 1e-3
     np.testing.assert_array_equal(learned.apply(sp, np.zeros(20, bool)), sp)
