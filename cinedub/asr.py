@@ -150,6 +150,29 @@ def transcribe(audio: np.ndarray, sample_rate: int, *, language: str = ENGLISH, 
     return " ".join(segment.text.strip() for segment in segments)
 
 
+ENCODER_FRAME_S = 0.02  # one encoder output frame per two 10 ms mel hops
+ENCODER_WINDOW_S = 30.0  # the encoder hears 30 s at a time
+
+
+def encoder_features(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """(T, D) tiny.en's encoder output for mono float audio, one frame per ENCODER_FRAME_S (T = its
+    duration / ENCODER_FRAME_S, rounded up): what is said, far more than who says it, so two voices saying
+    the same words can be aligned on it. Longer audio is encoded ENCODER_WINDOW_S at a time."""
+    model = whisper_model()  # first: without the eval extra, its one-line error
+    import ctranslate2
+    from faster_whisper.audio import pad_or_trim
+
+    audio = media.resample(np.asarray(audio, np.float32), sample_rate, WHISPER_SAMPLE_RATE)
+    window = int(ENCODER_WINDOW_S * WHISPER_SAMPLE_RATE)
+    parts = []
+    for start in range(0, max(len(audio), 1), window):
+        mel = model.feature_extractor(audio[start : start + window])[..., :-1]  # (n_mels, hops)
+        frames = int(np.ceil(mel.shape[-1] / 2))
+        batch = ctranslate2.StorageView.from_array(np.ascontiguousarray(pad_or_trim(mel)[None], np.float32))
+        parts.append(np.asarray(model.model.encode(batch, to_cpu=True))[0, :frames])
+    return np.concatenate(parts)
+
+
 @dataclass(frozen=True)
 class Word:
     """One recognised word and where it is said, in seconds from the start of the audio."""

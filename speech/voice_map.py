@@ -5,22 +5,28 @@ The long-term match (timbre.py: F0 ratio, envelope warp, smooth EQ) moves the re
 the reference's; a speaker encoder hears more than the average, namely how each sound is shaped. So:
 1. the reference is transcribed (the packaged Whisper tiny.en) and the reader reads the same words at the
    reference's pace;
-2. the reading (after the long-term match) and the reference are aligned frame by frame (DTW on mel
-   cepstra), which pairs each voiced reading frame with the reference frame saying the same sound;
+2. the reading and the reference are aligned frame by frame (DTW on the Whisper encoder's features, which
+   say what is said far more than who says it), which pairs each voiced reading frame with the reference
+   frame saying the same sound;
 3. a take's voiced frame looks up the MAP_NEIGHBOURS reading frames nearest to it in that space: the
    nearest are found within one voice (the reader's), where spectral distance means phonetic distance,
    which it does not across two voices. The reference envelopes paired with them, averaged, are blended
-   into the frame's (MAP_BLEND of the log envelope, the frame's energy kept).
+   into the frame's log envelope (the frame's energy kept): half of it where the first two formants say
+   which vowel it is, more above (MAP_BLEND, MAP_BLEND_BAND_HZ), where the voice says whose it is.
 
 A sound the reference never says has nothing to borrow: where a frame's nearest keys are farther than the
 same sound said again elsewhere in the reading, the blend fades out (COVERAGE_FADE).
 
 Measured on issue 17's six real voices (bench/voice_identity_bench.py, mean resemblyzer similarity; 67.0
-for the long-term match alone): this lookup 70.5 (71.1 without the coverage fade, which let "then I left"
-be heard "then I love"), WER unchanged on neutral lines; a blend of 0.6 scores 71.2-71.7 but loses more
-words; a regression instead (class-wise mean shifts of the log-mel envelope, as in GMM voice conversion)
-70.4; the envelope replaced outright (blend 1.0, no fade) 72.7 at WER 0.02 -> 0.24. Nearest frames matched
-across the two voices directly (by Whisper encoder features) scored 69.6 at WER 0.8.
+for the long-term match alone): the lookup with one blend of 0.5 at every frequency and DTW on mel cepstra
+70.5 (71.1 without the coverage fade, which let "then I left" be heard "then I love"), WER unchanged on
+neutral lines; aligned on the encoder's features instead, 70.8; with the blend rising to 1.0 over 2-4 kHz,
+72.4, the same WER on those lines and the same mean over bench/emotion_wer_bench.py's 42 cells (0.132); rising
+over 1.5-3 kHz, 72.8, but more words lost under emotion (0.141) and, on mel-cepstra DTW, "then I left" heard
+"then I love" again (the second formant of a front vowel reaches 2 kHz). One blend of 0.6 scores 71.2-71.7
+and loses more words; a regression instead (class-wise mean shifts of the log-mel envelope, as in GMM voice
+conversion) 70.4; the envelope replaced outright (blend 1.0, no fade) 72.7 at WER 0.02 -> 0.24. Nearest
+frames matched across the two voices directly (by Whisper encoder features) scored 69.6 at WER 0.8.
 
 A reference too short or too unclear to learn from (fewer than MIN_MAP_WORDS words recognised, or
 fewer than MIN_MAP_PAIRS voiced pairs) gets no map: the long-term match alone applies.
@@ -40,27 +46,41 @@ from cinedub import config
 from cinedub.errors import CinedubError
 from cinedub.files import atomic_path
 
-from .audio import LENGTH_SCALE_LIMITS, SAMPLE_RATE
+from .audio import FRAME_PERIOD_MS, LENGTH_SCALE_LIMITS, SAMPLE_RATE
 from .frontend import check_speakable, estimate_speech_seconds
 from .reader import ENGLISH, read
 from .timbre import ContentCache, SpeechAnalysis, TimbreMatch, analyse_speech, apply_envelope
-from .world import FFT_SIZE, WorldFeatures
+from .world import FFT_SIZE
 
-MAP_MEL_BANDS = 40  # alignment and lookup features: mel cepstra of this many bands (a speaker encoder's)
+MAP_MEL_BANDS = 40  # lookup features: mel cepstra of this many bands (a speaker encoder's)
 MAP_CEPSTRA = 24  # coefficients 1..MAP_CEPSTRA-1 (c0, the level, is left out)
 MAP_MEL_RANGE_HZ = (60.0, 8000.0)
 MAP_NEIGHBOURS = 8  # reading frames whose reference envelopes a take frame averages
-MAP_BLEND = 0.5  # share of the reference's log envelope in a mapped frame (more loses words, see above)
+# Share of the reference's log envelope in a mapped frame, by frequency: MAP_BLEND[0] below MAP_BLEND_BAND_HZ[0],
+# where the first two formants say which vowel it is (more loses words, see above), rising (log-frequency) to
+# MAP_BLEND[1] above MAP_BLEND_BAND_HZ[1], where the higher formants and the voice's quality say whose voice it
+# is and the words hardly depend on them.
+MAP_BLEND = (0.5, 1.0)
+MAP_BLEND_BAND_HZ = (2000.0, 4000.0)
 MAP_SMOOTH_FRAMES = 3  # the looked-up envelopes are averaged over this many frames (15 ms): no flutter
 SAME_SOUND_FRAMES = 20  # keys closer than this in the reading (100 ms) are the same utterance of a sound
 COVERAGE_FADE = 2.0  # a frame this many times farther from the keys than a sound said again is not mapped
 MIN_MAP_WORDS = 3
 MIN_MAP_PAIRS = 100  # voiced frame pairs (0.5 s of voiced speech at 5 ms)
-# Learning costs ~2 s for a 10 s reference (language detection, transcription, the reading, DTW), and each
-# CLI run or studio session is a new actor: maps are kept in memory and under $CINEDUB_HOME/voice_maps,
-# keyed by the reference's content. The version changes with anything that changes what is learned.
-MAP_CACHE_VERSION = 2
+# Learning costs ~2.5 s for a 10 s reference (language detection, transcription, the reading, encoding,
+# DTW), and each CLI run or studio session is a new actor: maps are kept in memory and under
+# $CINEDUB_HOME/voice_maps, keyed by the reference's content. The version changes with anything that
+# changes what is learned.
+MAP_CACHE_VERSION = 3
 MAP_MEMORY_SIZE = 16
+
+
+@functools.cache
+def blend_by_frequency() -> np.ndarray:
+    """(FFT_SIZE // 2 + 1,) the reference's share of a mapped frame's log envelope at each bin (MAP_BLEND)."""
+    octaves = np.log2(np.maximum(np.arange(FFT_SIZE // 2 + 1) * SAMPLE_RATE / FFT_SIZE, 1.0) / MAP_BLEND_BAND_HZ[0])
+    rise = np.clip(octaves / np.log2(MAP_BLEND_BAND_HZ[1] / MAP_BLEND_BAND_HZ[0]), 0.0, 1.0)
+    return MAP_BLEND[0] + (MAP_BLEND[1] - MAP_BLEND[0]) * rise
 
 
 @functools.cache
@@ -80,11 +100,26 @@ def mel_cepstra(sp: np.ndarray) -> np.ndarray:
     return scipy.fft.dct(log_mel, type=2, norm="ortho", axis=1)[:, 1:MAP_CEPSTRA]
 
 
+def phonetic_frames(audio: np.ndarray, num_frames: int, frame_period_ms: float) -> np.ndarray:
+    """(num_frames, D) the Whisper encoder's features of `audio` (at SAMPLE_RATE) at each WORLD frame."""
+    from cinedub.asr import ENCODER_FRAME_S, encoder_features
+
+    features = encoder_features(audio, SAMPLE_RATE)
+    at = np.minimum((np.arange(num_frames) * frame_period_ms / 1000.0 / ENCODER_FRAME_S).astype(int),
+                    len(features) - 1)  # fmt: skip
+    return features[at]
+
+
 def align(source: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Frame pairs (i, j) of the DTW path between two feature sequences (T1, D) and (T2, D), in time order."""
+    """Frame pairs (i, j) of the DTW path (cosine distance) between two feature sequences (T1, D) and
+    (T2, D), in time order."""
     import librosa
 
-    _, path = librosa.sequence.dtw(X=source.T, Y=target.T, metric="euclidean")
+    def unit(x: np.ndarray) -> np.ndarray:
+        return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-9)
+
+    # the cost matrix as one product (librosa's cdist takes ~7x as long on 384-d features)
+    _, path = librosa.sequence.dtw(C=1.0 - unit(source) @ unit(target).T)
     path = path[::-1]
     return path[:, 0], path[:, 1]
 
@@ -107,12 +142,16 @@ class VoiceMap:
     said_again: float  # typical distance from a key to the same sound said elsewhere in the reading
 
     @classmethod
-    def learn(cls, reading: WorldFeatures, reference: WorldFeatures, *, words: int) -> VoiceMap | None:
+    def learn(cls, reading: SpeechAnalysis, reference: SpeechAnalysis, *, words: int) -> VoiceMap | None:
         """The map from a reading of the reference's words (its envelope already long-term matched) and
         the reference; None when they hold fewer than MIN_MAP_PAIRS voiced pairs."""
-        reading_cepstra = mel_cepstra(reading.sp)
-        i, j = align(reading_cepstra, mel_cepstra(reference.sp))
-        both = reading.voiced[i] & reference.voiced[j]
+        if min(len(reading.audio), len(reference.audio)) < MIN_MAP_PAIRS * FRAME_PERIOD_MS / 1000.0 * SAMPLE_RATE:
+            return None
+        i, j = align(*(phonetic_frames(speech.audio, speech.features.num_frames, speech.features.frame_period_ms)
+                       for speech in (reading, reference)))  # fmt: skip
+        reading_frames, reference_frames = reading.features, reference.features
+        reading_cepstra = mel_cepstra(reading_frames.sp)
+        both = reading_frames.voiced[i] & reference_frames.voiced[j]
         if both.sum() < MIN_MAP_PAIRS:
             return None
         i, j = i[both], j[both]
@@ -127,8 +166,8 @@ class VoiceMap:
             nearest = np.partition(block, MAP_NEIGHBOURS - 1, axis=1)[:, :MAP_NEIGHBOURS]
             said_again[start : start + 512] = np.sqrt(np.maximum(nearest, 0.0).mean(axis=1))
         return cls(keys=keys, scale=scale.astype(np.float32),
-                   log_envelopes=np.log(np.maximum(reference.sp[j], 1e-20)).astype(np.float32), words=words,
-                   reference_voiced_s=float(reference.voiced.sum() * reference.frame_period_ms / 1000.0),
+                   log_envelopes=np.log(np.maximum(reference_frames.sp[j], 1e-20)).astype(np.float32), words=words,
+                   reference_voiced_s=float(reference_frames.voiced.sum() * reference_frames.frame_period_ms / 1000.0),
                    said_again=float(np.median(said_again[np.isfinite(said_again)])))  # fmt: skip
 
     def lookup(self, sp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -143,7 +182,7 @@ class VoiceMap:
 
     def apply(self, sp: np.ndarray, voiced: np.ndarray) -> np.ndarray:
         """The power envelope (T, F) with each voiced frame moved toward its looked-up reference envelope,
-        MAP_BLEND times its coverage (per-frame energy kept); unvoiced frames as they were."""
+        MAP_BLEND (by frequency) times its coverage (per-frame energy kept); unvoiced frames as they were."""
         if not voiced.any():
             return sp
         nearest, covered = self.lookup(sp[voiced])
@@ -154,7 +193,7 @@ class VoiceMap:
         smoothed = uniform_filter1d(looked_up, MAP_SMOOTH_FRAMES, axis=0, mode="constant")
         smoothed = smoothed / np.maximum(weight, 1e-9)[:, None]
         own = np.log(np.maximum(sp[voiced], 1e-20))
-        blend = MAP_BLEND * uniform_filter1d(covered, MAP_SMOOTH_FRAMES)[:, None]
+        blend = blend_by_frequency()[None, :] * uniform_filter1d(covered, MAP_SMOOTH_FRAMES)[:, None]
         blended = (1.0 - blend) * own + blend * smoothed[voiced]
         # keep each frame's energy: the map reshapes the spectrum, the performance sets the level
         blended += (np.log(sp[voiced].mean(axis=1)) - np.log(np.exp(blended).mean(axis=1)))[:, None]
@@ -176,7 +215,8 @@ class VoiceMap:
 
     def to_dict(self) -> dict[str, object]:
         return {"frames": int(len(self.keys)), "words": self.words,
-                "reference_voiced_s": round(self.reference_voiced_s, 2), "blend": MAP_BLEND}  # fmt: skip
+                "reference_voiced_s": round(self.reference_voiced_s, 2), "blend": list(MAP_BLEND),
+                "blend_band_hz": list(MAP_BLEND_BAND_HZ)}  # fmt: skip
 
 
 def learn_voice_map(reference: SpeechAnalysis, match: TimbreMatch) -> VoiceMap | None:
@@ -198,9 +238,9 @@ def learn_voice_map(reference: SpeechAnalysis, match: TimbreMatch) -> VoiceMap |
     # read at the reference's pace, so the two align with little stretching
     pace = len(reference.audio) / SAMPLE_RATE / max(estimate_speech_seconds(text), 1e-3)
     reading = read(text, ENGLISH, length_scale=float(np.clip(pace, *LENGTH_SCALE_LIMITS)))
-    features = analyse_speech(reading, SAMPLE_RATE).features
-    matched = replace(features, sp=apply_envelope(features.sp, match))
-    return VoiceMap.learn(matched, reference.features, words=words)
+    analysed = analyse_speech(reading, SAMPLE_RATE)
+    matched = replace(analysed, features=replace(analysed.features, sp=apply_envelope(analysed.features.sp, match)))
+    return VoiceMap.learn(matched, reference, words=words)
 
 
 def _stored_or_learned(path: Path, learn: Callable[[], VoiceMap | None]) -> VoiceMap | None:

@@ -40,18 +40,18 @@ def measured(tmp_path_factory) -> dict[str, dict[str, object]]:
 
 
 def test_the_voice_map_brings_the_real_voices_closer(measured):
-    """Measured (resemblyzer x100, long-term match -> with the map): librivox 74.6 -> 79.0, cards 57.7 ->
-    65.9, pyannote speaker90 65.0 -> 67.0, speaker91 65.4 -> 68.1, demo1 75.5 -> 75.7, demo2 63.9 -> 67.6;
-    mean 67.0 -> 70.5, WER 0.00-0.06 per voice (0.00-0.03 before)."""
+    """Measured (resemblyzer x100, long-term match -> with the map): librivox 74.6 -> 80.0, cards 57.7 ->
+    70.7, pyannote speaker90 65.0 -> 68.6, speaker91 65.4 -> 69.9, demo1 75.5 -> 77.0, demo2 63.9 -> 67.9;
+    mean 67.0 -> 72.4, WER 0.00-0.06 per voice (0.00-0.03 before)."""
     gains = {name: m["map"].secs - m["long_term"].secs for name, m in measured.items()}
-    assert np.mean(list(gains.values())) >= 3.0, gains
-    assert min(gains.values()) > -2.0, gains  # no voice moves away beyond the measure's noise
+    assert np.mean(list(gains.values())) >= 4.5, gains  # one blend of 0.5 at every frequency gained 3.5
+    assert min(gains.values()) > 0.0, gains  # every voice moves toward its reference
     for name, m in measured.items():  # and the words survive it
         assert m["map"].wer <= max(m["long_term"].wer + 0.05, 0.1), (name, m)
 
 
 @pytest.mark.xfail(strict=True, reason="issue 17's goal is not reached: measured with the voice map "
-                   "79.0 / 65.9 / 67.0 / 68.1 / 75.7 / 67.6 (mean 70.5) against >= 75 on each")
+                   "80.0 / 70.7 / 68.6 / 69.9 / 77.0 / 67.9 (mean 72.4) against >= 75 on each")
 def test_every_real_voice_reaches_the_goal(measured):
     scores = {name: round(m["map"].secs, 1) for name, m in measured.items()}
     print("mean", np.mean(list(scores.values())), scores)
@@ -156,3 +156,43 @@ def test_sounds_the_reference_does_not_hold_are_left_alone(librivox_map):
     assert np.median(speech_covered) > 2 * alien_covered[0] > 0.0 == alien_covered[1], (speech_covered, alien_covered)
     alien = np.tile(np.logspace(-12, 0, bins), (20, 1))
     np.testing.assert_allclose(learned.apply(alien, np.ones(20, bool)), alien)
+
+
+def test_the_map_lends_more_of_the_voice_above_the_vowels():
+    """Half the reference's envelope where the first two formants are (the words), more above (the voice)."""
+    from cinedub.speech.voice_map import MAP_BLEND, MAP_BLEND_BAND_HZ, blend_by_frequency
+    from cinedub.speech.world import FFT_SIZE
+
+    blend = blend_by_frequency()
+    freqs = np.arange(len(blend)) * SAMPLE_RATE / FFT_SIZE
+    assert len(blend) == FFT_SIZE // 2 + 1 and np.all(np.diff(blend) >= 0)
+    assert MAP_BLEND[0] == 0.5 and np.all(blend[freqs <= MAP_BLEND_BAND_HZ[0]] == MAP_BLEND[0])
+    assert np.all(blend[freqs >= MAP_BLEND_BAND_HZ[1]] == MAP_BLEND[1]) and MAP_BLEND[1] > MAP_BLEND[0]
+
+
+def test_the_reading_and_the_reference_are_paired_by_what_is_said(tmp_path):
+    """Piper reading the words of a speaker of pyannote's phone call, aligned to her on the encoder's
+    features: the middle of each word Whisper times in the reading lands inside the same word in her speech
+    (within 60 ms). Measured: 24 of 25 words (DTW on mel cepstra: 20; spread evenly in time: 7)."""
+    from cinedub.asr import ENCODER_FRAME_S, encoder_features, transcribe, transcribe_words
+    from cinedub.speech.voice_map import align, phonetic_frames
+    from cinedub.stems import split_dialogue
+
+    assert encoder_features(np.zeros(int(ENCODER_FRAME_S * 16000 * 10)), 16000).shape[0] == 10
+    assert encoder_features(np.zeros(16000 * 45), 16000).shape[0] == 45 / ENCODER_FRAME_S  # two windows
+
+    voice = load_voice(voices(tmp_path)["pyannote_speaker90"])
+    split = split_dialogue(voice.audio, voice.sample_rate)
+    reference = analyse_speech(split.dialogue, split.sample_rate)
+    reading = analyse_speech(read(transcribe(reference.audio, SAMPLE_RATE)), SAMPLE_RATE)
+    period_s = reading.features.frame_period_ms / 1000.0
+    i, j = align(*(phonetic_frames(s.audio, s.features.num_frames, s.features.frame_period_ms)
+                   for s in (reading, reference)))  # fmt: skip
+    said, heard = (transcribe_words(s.audio, SAMPLE_RATE) for s in (reading, reference))
+    landed = []
+    for word in said:
+        if (found := [w for w in heard if w.text.lower() == word.text.lower()]) and len(found) == 1:
+            middle = round((word.start + word.end) / 2 / period_s)
+            at = j[np.searchsorted(i, min(middle, i[-1]))] * period_s
+            landed.append(found[0].start - 0.06 <= at <= found[0].end + 0.06)
+    assert len(landed) >= 20 and np.mean(landed) >= 0.9, landed
