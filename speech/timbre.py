@@ -181,10 +181,6 @@ class ContentCache(Generic[Value]):
                 self._values.popitem(last=False)
         return value
 
-    def clear(self) -> None:
-        with self._lock:
-            self._values.clear()
-
 
 @functools.lru_cache(maxsize=len(CALIBRATION_TEXTS))
 def actor_profile(language: str = "en") -> VoiceProfile:
