@@ -7,8 +7,9 @@ cd "$(dirname "$0")/.."
 
 # ffmpeg muxes the dub; pocketsphinx-testdata holds the LibriVox voice of the bundled sample;
 # chromium runs the studio's browser tests (driven by playwright, which downloads no browser); apertium and
-# its pairs translate offline for `cinedub localize`, and espeak-ng reads the languages Piper's voice can't.
-APT_PACKAGES=(ffmpeg pocketsphinx-testdata chromium apertium apertium-eng-spa apertium-es-pt espeak-ng)
+# its pairs translate offline for `cinedub localize`, espeak-ng reads the languages Piper's voice can't, and
+# festival with its HTS voice slt is the second English reader (speech/reader.py).
+APT_PACKAGES=(ffmpeg pocketsphinx-testdata chromium apertium apertium-eng-spa apertium-es-pt espeak-ng festival festvox-us-slt-hts)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

@@ -1,5 +1,6 @@
-"""The embedded actor: a reader speaks (Piper for English, espeak-ng for other languages: reader.py), WORLD
-re-performs (emotion, retrieved references, timing, timbre)."""
+"""The embedded actor: a reader speaks (for English, Piper joe or Festival's slt, whichever the audition
+found nearer the reference voice: audition.py; espeak-ng for other languages: reader.py), WORLD re-performs
+(emotion, retrieved references, timing, timbre)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from typing import Any
 import numpy as np
 
 from cinedub.stems import split_dialogue
-from cinedub.types import Direction, Line, Take, Voice
+from cinedub.errors import CinedubError
+from cinedub.types import Direction, Line, Take, Voice, Window
 
 from .actor import Shot
 from .audio import (
@@ -36,7 +38,8 @@ from .prosody import (
     render_f0,
     tilt_gain,
 )
-from .reader import ENGLISH, check_reader, read, reader_report
+from .audition import AUDITION_TEXT, Audition, audition, cached_audition
+from .reader import ENGLISH, check_reader, choose_reader, default_reader, english_readers, read, reader_report
 from .timbre import (
     ContentCache,
     SpeechAnalysis,
@@ -48,6 +51,7 @@ from .timbre import (
     content_key,
     match_timbre,
     profile_of,
+    reader_tempo,
 )
 from .voice import check_voice
 from .voice_map import VoiceMap, cached_voice_map, learn_voice_map
@@ -59,13 +63,15 @@ profiles: ContentCache[VoiceProfile] = ContentCache(size=PROFILE_CACHE_SIZE)
 
 
 class ParametricActor:
-    """Piper joe-medium (or, for a line in another language than English, espeak-ng's voice for it) + WORLD:
+    """A reader (reader.py: for English, Piper joe-medium or Festival's slt, whichever the audition found
+    nearer the reference voice; for another language, espeak-ng's voice for it) + WORLD:
     emotion as prosody, blended toward the direction's retrieved references
     (F0 range, energy contour, speaking rate; see prosody.py), exact window fit, timbre moved to the
     reference voice.
 
-    timbre: move F0 median and spectral envelope toward the reference voice (False: joe's own timbre,
-    only the prosody and timing are performed).
+    timbre: choose the English reader for the reference voice (reader_for), and move F0 median and
+    spectral envelope toward it (False: the reader's own timbre, Piper joe's for English; only the prosody
+    and timing are performed).
     voice_map: for English takes, also reshape each voiced frame with the reference's own envelopes for
     that sound, learned from a parallel reading of the reference's words (voice_map.py; False: the
     long-term match alone).
@@ -107,13 +113,40 @@ class ParametricActor:
 
         return profiles.get(key, profile)
 
-    def reference_map(self, voice: Voice, key: str, match: TimbreMatch) -> VoiceMap | None:
-        """The frame-wise voice map of `voice` (content key `key`) for English takes (voice_map.py), learned
-        once per reference and kept (None when it can't be learned: the long-term match alone applies)."""
-        return cached_voice_map(key, lambda: learn_voice_map(self._speech(voice, key), match))
+    def reference_map(self, voice: Voice, key: str, match: TimbreMatch, reader: str) -> VoiceMap | None:
+        """The frame-wise voice map of `voice` (content key `key`) for English takes read by `reader`
+        (voice_map.py), learned once per reference and reader and kept (None when it can't be learned: the
+        long-term match alone applies)."""
+        return cached_voice_map(key, reader, lambda: learn_voice_map(self._speech(voice, key), match, reader))
+
+    def reader_for(self, voice: Voice, key: str, reference: VoiceProfile) -> tuple[str, Audition | None]:
+        """The English reader that plays `voice` (content key `key`): the one whose performance of
+        AUDITION_TEXT the speaker encoder hears nearest it (audition.py), auditioned once per reference;
+        the one nearest its pitch when there is one reader, no voice map or no speaker encoder."""
+        readers = english_readers()
+        if len(readers) == 1 or not self.voice_map:
+            return choose_reader(ENGLISH, reference.f0_median_hz), None
+
+        def perform_as(reader: str) -> np.ndarray:
+            window = Window(start=0.0, end=estimate_speech_seconds(AUDITION_TEXT))
+            direction = Direction(window=window, voice=str(voice.path))
+            return self._perform(Line(text=AUDITION_TEXT), direction, voice, reader).audio
+
+        def hold() -> Audition:
+            return audition(readers, perform_as, self._speech(voice, key).audio, SAMPLE_RATE)
+
+        try:
+            chosen = cached_audition(key, readers, hold)
+        except CinedubError:  # no speaker encoder (the eval extra): the reader nearest in pitch
+            return choose_reader(ENGLISH, reference.f0_median_hz), None
+        return chosen.reader, chosen
 
     def perform(self, line: Line, direction: Direction, voice: Voice, *, shot: Shot | None = None) -> Take:
         # `shot` is ignored: the parametric actor performs the Direction only.
+        return self._perform(line, direction, voice, None)
+
+    def _perform(self, line: Line, direction: Direction, voice: Voice, reader: str | None) -> Take:
+        """The take, read by `reader` (None: the reader chosen for the voice, reader_for)."""
         timings: dict[str, float] = {}
         clock = time.perf_counter()
 
@@ -134,7 +167,7 @@ class ParametricActor:
         if blend is not None and blend.speaking_rate_sps is not None:
             # The window imposes syllables / window; the references ask for their own rate. Blending the
             # emotion's articulation-rate factor toward theirs moves time between phones and pauses
-            # (Piper reads faster or slower, the warp gives the difference mostly to the pauses).
+            # (the reader reads faster or slower, the warp gives the difference mostly to the pauses).
             imposed_sps = count_syllables(text, language) / window_s
             rate = blended_rate(targets.rate, blend.speaking_rate_sps / imposed_sps)
             lent["speaking_rate_sps"] = (imposed_sps * targets.rate, imposed_sps * rate)
@@ -142,22 +175,26 @@ class ParametricActor:
         reference: VoiceProfile | None = None
         match: TimbreMatch | None = None
         voice_map: VoiceMap | None = None
+        chosen: Audition | None = None
         if self.timbre:
             key = self.reference_key(voice)
             reference = self.reference_profile(voice, key)
-            own = actor_profile(language)
-            match = match_timbre(own, reference)
+            if reader is None and language == ENGLISH:
+                reader, chosen = self.reader_for(voice, key, reference)
+            reader = reader or default_reader(language)
+            match = match_timbre(actor_profile(reader), reference)
             if language == ENGLISH and self.voice_map:
-                voice_map = self.reference_map(voice, key, match)
+                voice_map = self.reference_map(voice, key, match, reader)
             lap("voice_profile")
+        reader = reader or default_reader(language)
 
-        # 1. Synthesis: the reader (Piper, or espeak-ng) reads at the tempo that brings its natural duration
+        # 1. Synthesis: the reader reads at the tempo that brings its natural duration
         # to the window (the director's pace is already in the window), articulating the emotion's `rate`
         # faster; the warp below keeps that articulation and gives the difference to the pauses.
-        natural_s = estimate_speech_seconds(text, language=language)
+        natural_s = estimate_speech_seconds(text, language=language) * reader_tempo(reader)
         neutral_scale = float(np.clip(window_s / max(natural_s, 1e-3), *LENGTH_SCALE_LIMITS))
         length_scale = float(np.clip(neutral_scale / targets.rate, *LENGTH_SCALE_LIMITS))
-        spoken = read(text, language, length_scale=length_scale)
+        spoken = read(text, reader, length_scale=length_scale)
         lap("synthesis")
 
         # 2. Analysis of the speech only (silence trimmed by the same detector measure.py uses).
@@ -166,7 +203,7 @@ class ParametricActor:
         features = analyse(speech, SAMPLE_RATE, self.f0_method)
         lap("analysis")
 
-        # Never faster than MAX_SQUEEZE times Piper's natural reading (its reading at length_scale 1 lasts
+        # Never faster than MAX_SQUEEZE times the reader's natural reading (its reading at length_scale 1 lasts
         # about len(speech) / length_scale): a line that needs more runs past its window, and says so.
         natural_reading_s = len(speech) / SAMPLE_RATE / length_scale
         speech_samples = max(num_samples, int(np.ceil(natural_reading_s / MAX_SQUEEZE * SAMPLE_RATE)))
@@ -174,7 +211,7 @@ class ParametricActor:
 
         # 3. Transform: warp to the window (the emotion's articulation kept, the pauses taking the rest), then
         # pitch, spectrum (timbre, effort) on the output frames.
-        articulation = neutral_scale / length_scale  # how much faster than its neutral reading Piper read
+        articulation = neutral_scale / length_scale  # how much faster than its neutral reading the reader read
         features = fit_duration(features, len(speech), speech_samples, self.pause_elasticity, articulation)
         voiced = features.f0[features.f0 > 0]
         source_hz = float(np.median(voiced)) if len(voiced) else 100.0
@@ -228,7 +265,8 @@ class ParametricActor:
             "prosody": targets.to_dict(),
             "language": language,
             # "reader", its settings and, off English, that it is the offline fallback
-            **reader_report(language, length_scale),
+            **reader_report(reader, length_scale),
+            "audition": chosen.to_dict() if chosen is not None else None,
             # how many times faster than its neutral reading the line was articulated (the pauses took the rest)
             "articulation": round(articulation, 4),
             "natural_speech_s": round(len(speech) / SAMPLE_RATE, 4),

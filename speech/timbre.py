@@ -158,10 +158,10 @@ Value = TypeVar("Value")
 
 
 class ContentCache(Generic[Value]):
-    """What is learned from a reference (its profile, its voice map), by content key, shared by every actor
-    in the process (each studio session or evaluation run makes a new actor), the `size` most recently used
-    kept. Thread-safe; a value is made outside the lock (making one takes seconds), so two threads asking
-    for the same new key at once both make it and the first is kept."""
+    """What is learned from a reference (its profile, its voice maps, the reader that plays it), by content
+    key, shared by every actor in the process (each studio session or evaluation run makes a new actor), the
+    `size` most recently used kept. Thread-safe; a value is made outside the lock (making one takes seconds),
+    so two threads asking for the same new key at once both make it and the first is kept."""
 
     def __init__(self, *, size: int):
         self.size = size
@@ -182,16 +182,40 @@ class ContentCache(Generic[Value]):
         return value
 
 
-@functools.lru_cache(maxsize=len(CALIBRATION_TEXTS))
-def actor_profile(language: str = "en") -> VoiceProfile:
-    """The profile of the reader that speaks `language` (Piper joe for English, espeak-ng's voice for
-    another: reader.py), from CALIBRATION_TEXTS in that language, computed once per process and reader."""
+@functools.lru_cache(maxsize=len(CALIBRATION_TEXTS) + 1)
+def calibration_reading(reader: str = "piper joe") -> np.ndarray:
+    """`reader`'s reading (reader.py: "piper joe", "festival slt", "espeak-ng es") of CALIBRATION_TEXTS in
+    its language, at SAMPLE_RATE, made once per process and reader."""
     from .frontend import spoken_language
-    from .reader import read
+    from .reader import read, reader_language
 
+    language = reader_language(reader)
     if language not in CALIBRATION_TEXTS:
         spoken_language(language)  # the front end's one-line error names the languages it reads
-    return voice_profile(read(CALIBRATION_TEXTS[language], language), SAMPLE_RATE)
+    return read(CALIBRATION_TEXTS[language], reader)
+
+
+@functools.lru_cache(maxsize=len(CALIBRATION_TEXTS) + 1)
+def actor_profile(reader: str = "piper joe") -> VoiceProfile:
+    """The long-term profile of `reader`, from its calibration reading."""
+    return voice_profile(calibration_reading(reader), SAMPLE_RATE)
+
+
+@functools.lru_cache(maxsize=len(CALIBRATION_TEXTS) + 1)
+def reader_tempo(reader: str = "piper joe") -> float:
+    """How much longer an English `reader` takes over a line than Piper joe, on whose reading
+    frontend.estimate_speech_seconds is calibrated: its calibration speech's length over joe's (1.0 for
+    joe, and for espeak-ng, whose words per minute are set from that estimate already)."""
+    from .reader import ENGLISH, PIPER_JOE, reader_language
+
+    if reader == PIPER_JOE or reader_language(reader) != ENGLISH:
+        return 1.0
+
+    def speech_seconds(audio: np.ndarray) -> float:
+        start, end = speech_bounds(audio, SAMPLE_RATE) or (0, len(audio))
+        return (end - start) / SAMPLE_RATE
+
+    return speech_seconds(calibration_reading(reader)) / speech_seconds(calibration_reading(PIPER_JOE))
 
 
 def warp_envelope(envelope: np.ndarray, warp: float) -> np.ndarray:

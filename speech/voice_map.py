@@ -3,8 +3,8 @@ what the reader says in it, learned from a parallel reading of the reference's w
 
 The long-term match (timbre.py: F0 ratio, envelope warp, smooth EQ) moves the reader's average voice to
 the reference's; a speaker encoder hears more than the average, namely how each sound is shaped. So:
-1. the reference is transcribed (the packaged Whisper tiny.en) and the reader reads the same words at the
-   reference's pace;
+1. the reference is transcribed (the packaged Whisper tiny.en) and the reader (one map per English reader,
+   reader.py) reads the same words at the reference's pace;
 2. the reading and the reference are aligned frame by frame (DTW on the Whisper encoder's features, which
    say what is said far more than who says it), which pairs each voiced reading frame with the reference
    frame saying the same sound;
@@ -17,8 +17,8 @@ the reference's; a speaker encoder hears more than the average, namely how each 
 A sound the reference never says has nothing to borrow: where a frame's nearest keys are farther than the
 same sound said again elsewhere in the reading, the blend fades out (COVERAGE_FADE).
 
-Measured on issue 17's six real voices (bench/voice_identity_bench.py, mean resemblyzer similarity; 67.0
-for the long-term match alone): the lookup with one blend of 0.5 at every frequency and DTW on mel cepstra
+Measured on issue 17's six real voices (bench/voice_identity_bench.py, mean resemblyzer similarity), Piper
+joe reading every voice (67.0 for the long-term match alone): the lookup with one blend of 0.5 at every frequency and DTW on mel cepstra
 70.5 (71.1 without the coverage fade, which let "then I left" be heard "then I love"), WER unchanged on
 neutral lines; aligned on the encoder's features instead, 70.8; with the blend rising to 1.0 over 2-4 kHz,
 72.4, the same WER on those lines and the same mean over bench/emotion_wer_bench.py's 42 cells (0.132); rising
@@ -26,7 +26,8 @@ over 1.5-3 kHz, 72.8, but more words lost under emotion (0.141) and, on mel-ceps
 "then I love" again (the second formant of a front vowel reaches 2 kHz). One blend of 0.6 scores 71.2-71.7
 and loses more words; a regression instead (class-wise mean shifts of the log-mel envelope, as in GMM voice
 conversion) 70.4; the envelope replaced outright (blend 1.0, no fade) 72.7 at WER 0.02 -> 0.24. Nearest
-frames matched across the two voices directly (by Whisper encoder features) scored 69.6 at WER 0.8.
+frames matched across the two voices directly (by Whisper encoder features) scored 69.6 at WER 0.8. With a
+map learned for each English reader and the reader chosen by audition (audition.py): 74.8.
 
 A reference too short or too unclear to learn from (fewer than MIN_MAP_WORDS words recognised, or
 fewer than MIN_MAP_PAIRS voiced pairs) gets no map: the long-term match alone applies.
@@ -48,8 +49,8 @@ from cinedub.files import atomic_path
 
 from .audio import FRAME_PERIOD_MS, LENGTH_SCALE_LIMITS, SAMPLE_RATE
 from .frontend import check_speakable, estimate_speech_seconds
-from .reader import ENGLISH, read
-from .timbre import ContentCache, SpeechAnalysis, TimbreMatch, analyse_speech, apply_envelope
+from .reader import ENGLISH, PIPER_JOE, read
+from .timbre import ContentCache, SpeechAnalysis, TimbreMatch, analyse_speech, apply_envelope, reader_tempo
 from .world import FFT_SIZE
 
 MAP_MEL_BANDS = 40  # lookup features: mel cepstra of this many bands (a speaker encoder's)
@@ -219,8 +220,9 @@ class VoiceMap:
                 "blend_band_hz": list(MAP_BLEND_BAND_HZ)}  # fmt: skip
 
 
-def learn_voice_map(reference: SpeechAnalysis, match: TimbreMatch) -> VoiceMap | None:
-    """The map for English takes from a reference's speech: None when the reference is not English (the
+def learn_voice_map(reference: SpeechAnalysis, match: TimbreMatch, reader: str = PIPER_JOE) -> VoiceMap | None:
+    """The map for English takes read by `reader` (an English reader, reader.py; `match` moves its long-term
+    profile to the reference's) from a reference's speech: None when the reference is not English (the
     multilingual Whisper's detection), too short to learn from, or no recogniser is installed."""
     from cinedub.asr import detect_language, transcribe
 
@@ -236,8 +238,8 @@ def learn_voice_map(reference: SpeechAnalysis, match: TimbreMatch) -> VoiceMap |
     except CinedubError:  # no recogniser (the eval extra), or words the reader can't say
         return None
     # read at the reference's pace, so the two align with little stretching
-    pace = len(reference.audio) / SAMPLE_RATE / max(estimate_speech_seconds(text), 1e-3)
-    reading = read(text, ENGLISH, length_scale=float(np.clip(pace, *LENGTH_SCALE_LIMITS)))
+    pace = len(reference.audio) / SAMPLE_RATE / max(estimate_speech_seconds(text) * reader_tempo(reader), 1e-3)
+    reading = read(text, reader, length_scale=float(np.clip(pace, *LENGTH_SCALE_LIMITS)))
     analysed = analyse_speech(reading, SAMPLE_RATE)
     matched = replace(analysed, features=replace(analysed.features, sp=apply_envelope(analysed.features.sp, match)))
     return VoiceMap.learn(matched, reference, words=words)
@@ -268,8 +270,9 @@ def _stored_or_learned(path: Path, learn: Callable[[], VoiceMap | None]) -> Voic
 memory: ContentCache[VoiceMap | None] = ContentCache(size=MAP_MEMORY_SIZE)
 
 
-def cached_voice_map(key: str, learn: Callable[[], VoiceMap | None]) -> VoiceMap | None:
-    """The map of the reference with content key `key`: from memory, else from $CINEDUB_HOME/voice_maps,
-    else `learn()`ed and kept in both."""
-    path = config.home() / "voice_maps" / f"{key}-v{MAP_CACHE_VERSION}.npz"
-    return memory.get(key, lambda: _stored_or_learned(path, learn))
+def cached_voice_map(key: str, reader: str, learn: Callable[[], VoiceMap | None]) -> VoiceMap | None:
+    """The map of the reference with content key `key` for takes read by `reader`: from memory, else from
+    $CINEDUB_HOME/voice_maps, else `learn()`ed and kept in both."""
+    name = f"{key}-{reader.replace(' ', '-')}"
+    path = config.home() / "voice_maps" / f"{name}-v{MAP_CACHE_VERSION}.npz"
+    return memory.get(name, lambda: _stored_or_learned(path, learn))

@@ -65,9 +65,11 @@ class Identity:
     secs: float  # resemblyzer similarity x100 of the 3-line take to the reference
     wer: float  # mean over the lines
     reference_s: float
+    reader: str  # who read the take (reader.py; chosen by the audition)
 
-    def to_dict(self) -> dict[str, float]:
-        return {"secs": round(self.secs, 1), "wer": round(self.wer, 3), "reference_s": round(self.reference_s, 1)}
+    def to_dict(self) -> dict[str, object]:
+        return {"secs": round(self.secs, 1), "wer": round(self.wer, 3), "reference_s": round(self.reference_s, 1),
+                "reader": self.reader}  # fmt: skip
 
 
 def identity(actor, path: Path) -> Identity:
@@ -80,4 +82,5 @@ def identity(actor, path: Path) -> Identity:
         parts += [take.audio, np.zeros(int(GAP_S * take.sample_rate), np.float32)]
         errors.append(wer(text, transcribe(take.audio, take.sample_rate)))
     similarity = secs(np.concatenate(parts), voice.audio, take.sample_rate, voice.sample_rate)
-    return Identity(secs=similarity, wer=float(np.mean(errors)), reference_s=len(voice.audio) / voice.sample_rate)
+    return Identity(secs=similarity, wer=float(np.mean(errors)), reference_s=len(voice.audio) / voice.sample_rate,
+                    reader=take.applied["reader"])  # fmt: skip

@@ -248,7 +248,7 @@ def test_each_line_is_spoken_in_its_characters_voice(scene, sample):
     """Each line's take is closer (resemblyzer cosine) to its character's recording than to the other's.
     Measured (own / other): Ben 0.699 / 0.526 and 0.708 / 0.484, Anna 0.644 / 0.585 and 0.587 / 0.542 (the
     warp from the F0 ratio; with the earlier spectral fit Anna's lines sounded closer to Ben)."""
-    from cinedub.evaluation.secs import speaker_embedding
+    from cinedub.speaker_encoder import speaker_embedding
 
     def embedding(path, seconds=None):
         audio, rate = media.load_audio(path, mono=True, max_seconds=seconds)

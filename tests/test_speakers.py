@@ -278,7 +278,7 @@ def test_with_no_voice_each_character_speaks_in_their_own_voice_from_the_clip(sc
     line's take is closer (resemblyzer) to that character's own voice than to the other's."""
     import json
 
-    from cinedub.evaluation.secs import speaker_embedding
+    from cinedub.speaker_encoder import speaker_embedding
     from cinedub.studio import Studio
     from cinedub.types import Line
 

@@ -151,7 +151,7 @@ def test_without_a_voice_the_clips_own_actor_speaks(name, tmp_path, monkeypatch)
     same take made with the clip's whole audio passed as --voice. Measured here: demo1 0.576 against
     0.563, demo2 0.532 against 0.517 (the stem is not cleaned a second time: Voice.cleaned). The clip's
     sound is split once per take (the own voice's split is the scene's)."""
-    from cinedub.evaluation.secs import speaker_embedding
+    from cinedub.speaker_encoder import speaker_embedding
     from cinedub.studio import Studio
 
     from .test_phrasing import LINES
