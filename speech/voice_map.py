@@ -50,7 +50,15 @@ from cinedub.files import atomic_path
 from .audio import FRAME_PERIOD_MS, LENGTH_SCALE_LIMITS, SAMPLE_RATE
 from .frontend import check_speakable, estimate_speech_seconds
 from .reader import ENGLISH, PIPER_JOE, read
-from .timbre import ContentCache, SpeechAnalysis, TimbreMatch, analyse_speech, apply_envelope, reader_tempo
+from .timbre import (
+    ContentCache,
+    SpeechAnalysis,
+    TimbreMatch,
+    analyse_speech,
+    apply_envelope,
+    content_key,
+    reader_tempo,
+)
 from .world import FFT_SIZE
 
 MAP_MEL_BANDS = 40  # lookup features: mel cepstra of this many bands (a speaker encoder's)
@@ -220,23 +228,35 @@ class VoiceMap:
                 "blend_band_hz": list(MAP_BLEND_BAND_HZ)}  # fmt: skip
 
 
-def learn_voice_map(reference: SpeechAnalysis, match: TimbreMatch, reader: str = PIPER_JOE) -> VoiceMap | None:
-    """The map for English takes read by `reader` (an English reader, reader.py; `match` moves its long-term
-    profile to the reference's) from a reference's speech: None when the reference is not English (the
-    multilingual Whisper's detection), too short to learn from, or no recogniser is installed."""
+def reference_words(reference: SpeechAnalysis) -> tuple[str, int] | None:
+    """What the reference says (the packaged Whisper tiny.en), speakable, and how many words it heard: None
+    when the reference is not English (the multilingual Whisper's detection), holds fewer than
+    MIN_MAP_WORDS words, or no recogniser is installed. Heard once per reference: each English reader's
+    map is learned from the same words."""
     from cinedub.asr import detect_language, transcribe
 
-    try:
-        language, _ = detect_language(reference.audio, SAMPLE_RATE)
-        if language != ENGLISH:
-            return None  # the reader of English can't read another language's words for a parallel pair
-        text = transcribe(reference.audio, SAMPLE_RATE)
-        words = len(text.split())
-        if words < MIN_MAP_WORDS:
+    def hear() -> tuple[str, int] | None:
+        try:
+            language, _ = detect_language(reference.audio, SAMPLE_RATE)
+            if language != ENGLISH:
+                return None  # the reader of English can't read another language's words for a parallel pair
+            text = transcribe(reference.audio, SAMPLE_RATE)
+            words = len(text.split())
+            return (check_speakable(text, ENGLISH), words) if words >= MIN_MAP_WORDS else None
+        except CinedubError:  # no recogniser (the eval extra), or words the reader can't say
             return None
-        text = check_speakable(text, ENGLISH)
-    except CinedubError:  # no recogniser (the eval extra), or words the reader can't say
+
+    return transcripts.get(content_key(reference.audio, SAMPLE_RATE), hear)
+
+
+def learn_voice_map(reference: SpeechAnalysis, match: TimbreMatch, reader: str = PIPER_JOE) -> VoiceMap | None:
+    """The map for English takes read by `reader` (an English reader, reader.py; `match` moves its long-term
+    profile to the reference's) from a reference's speech: None when reference_words hears none to learn
+    from."""
+    heard = reference_words(reference)
+    if heard is None:
         return None
+    text, words = heard
     # read at the reference's pace, so the two align with little stretching
     pace = len(reference.audio) / SAMPLE_RATE / max(estimate_speech_seconds(text) * reader_tempo(reader), 1e-3)
     reading = read(text, reader, length_scale=float(np.clip(pace, *LENGTH_SCALE_LIMITS)))
@@ -266,6 +286,8 @@ def _stored_or_learned(path: Path, learn: Callable[[], VoiceMap | None]) -> Voic
     return found
 
 
+# what each reference says, by its speech's content key (see reference_words)
+transcripts: ContentCache[tuple[str, int] | None] = ContentCache(size=MAP_MEMORY_SIZE)
 # maps by reference content key, in memory (and under $CINEDUB_HOME/voice_maps, see cached_voice_map)
 memory: ContentCache[VoiceMap | None] = ContentCache(size=MAP_MEMORY_SIZE)
 

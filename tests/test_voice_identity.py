@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cinedub import media
+from cinedub import asr, media
 from cinedub.speech import ParametricActor, load_voice
 from cinedub.speech import audition as audition_module
 from cinedub.speech import voice_map as voice_map_module
@@ -117,8 +117,9 @@ def test_the_map_is_learned_once_per_reference_kept_and_reported(monkeypatch):
     """Learned on the first take, for each English reader (the audition plays the voice with each, and
     chooses one); a retake, a new actor (a new studio session) and a new process (the memory emptied: the
     maps and the audition read back from $CINEDUB_HOME) all reuse them."""
-    learned, auditioned = [], []
+    learned, auditioned, heard = [], [], []
     real, real_audition = voice_map_module.learn_voice_map, audition_module.audition
+    real_transcribe = asr.transcribe
 
     def counting(*args, **kwargs):
         learned.append(args[2])
@@ -128,8 +129,14 @@ def test_the_map_is_learned_once_per_reference_kept_and_reported(monkeypatch):
         auditioned.append(1)
         return real_audition(*args, **kwargs)
 
+    def counting_transcribe(*args, **kwargs):
+        heard.append(1)
+        return real_transcribe(*args, **kwargs)
+
     monkeypatch.setattr("cinedub.speech.parametric.learn_voice_map", counting)
     monkeypatch.setattr("cinedub.speech.parametric.audition", counting_audition)
+    monkeypatch.setattr(asr, "transcribe", counting_transcribe)
+    monkeypatch.setattr(voice_map_module, "transcripts", ContentCache(size=MAP_MEMORY_SIZE))
     monkeypatch.setattr(voice_map_module, "memory", ContentCache(size=MAP_MEMORY_SIZE))
     monkeypatch.setattr(audition_module, "memory", ContentCache(size=AUDITION_MEMORY_SIZE))
     voice = load_voice(SHARED_DATA / "latentsync_demo1_voice.wav")
@@ -143,6 +150,7 @@ def test_the_map_is_learned_once_per_reference_kept_and_reported(monkeypatch):
     monkeypatch.setattr(audition_module, "memory", ContentCache(size=AUDITION_MEMORY_SIZE))
     process = ParametricActor().perform(line, direction, voice)
     assert sorted(learned) == sorted(english_readers()) and len(auditioned) == (len(english_readers()) > 1)
+    assert len(heard) == 1  # the reference's words are heard once for both readers' maps
     np.testing.assert_array_equal(first.audio, session.audio)
     np.testing.assert_array_equal(first.audio, process.audio)
     for take in (first, retake, process):
