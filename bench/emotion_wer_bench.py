@@ -43,7 +43,7 @@ def main() -> None:
             rows = table[name] = {"reference_f0_median_hz": round(reference_hz, 1)}
             for emotion in EMOTION_PROSODY:
                 for intensity in INTENSITIES:
-                    cell = emotion_cell(actor, paths[name], emotion, intensity, reference_hz)
+                    cell = emotion_cell(actor, voice, emotion, intensity, reference_hz)
                     rows[f"{emotion}@{intensity}"] = cell.to_dict()
                     cells.append(cell)
     wers = [cell.wer for cell in cells]

@@ -1,11 +1,12 @@
 """Festival's HTS voice cmu_us_slt_arctic_hts (Debian `festival` + `festvox-us-slt-hts`): a woman's
-American English voice, the reader for references nearer her pitch than Piper joe's (reader.py).
+American English voice, the second English reader beside Piper joe (reader.py; who reads a voice:
+ParametricActor.reader_for).
 
 Festival takes a second to start (its lexicon and the voice load), so one `festival --pipe` process is
 kept per Python process and fed Scheme commands on stdin; each command is followed by a marker printed
 to stderr (stdout is block-buffered in pipe mode), which says the command is done and carries any error
 Festival printed before it. A line then costs ~0.03 s per second of speech. HTS synthesis is
-deterministic: the same text and speed give the same samples (tests/test_actor.py).
+deterministic: the same text and speed give the same samples (tests/test_readers.py).
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ class _Festival:
 
         with self._lock:
             try:
-                if self._process is None or self._process.poll() is not None:
+                if not self._running():
                     self._start()
                 self._command(f'(set! hts_engine_params (append {VOICE}::hts_engine_params '
                               f'(list (list "-r" {speed:.4f}))))')  # fmt: skip
@@ -100,13 +101,16 @@ class _Festival:
     def started(self) -> bool:
         """Whether the process runs with the voice loaded (started now if it was not)."""
         with self._lock:
-            if self._process is None or self._process.poll() is not None:
+            if not self._running():
                 try:
                     self._start()
                 except CinedubError:
                     self._close_locked()
                     return False
             return True
+
+    def _running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
 
     def _close_locked(self) -> None:
         if self._process is not None:

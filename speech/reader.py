@@ -1,7 +1,7 @@
 """The reader that first speaks a line. English has two: Piper en_US joe (a man, ~100 Hz; from PyPI, always
-there) and Festival's HTS voice slt (a woman, ~170 Hz; Debian packages, used when installed); a take is read
-by the one whose pitch is nearer the reference voice's, so WORLD moves the pitch and formants the least
-(choose_reader). Any other language is read by espeak-ng's voice for it (the offline fallback; the F5 actor
+there) and Festival's HTS voice slt (a woman, ~170 Hz; Debian packages, used when installed); which one reads
+a reference voice is ParametricActor.reader_for's choice (the one nearer its pitch, choose_reader, unless
+an audition hears the other clearly nearer: audition.py). Any other language is read by espeak-ng's voice for it (the offline fallback; the F5 actor
 with a multilingual checkpoint is the natural-sounding path). The parametric actor reshapes every reading
 the same way (prosody, timing, timbre).
 

@@ -23,7 +23,7 @@ from cinedub import media
 from cinedub.asr import transcribe, wer
 from cinedub.evaluation.secs import secs
 from cinedub.speech import estimate_speech_seconds, load_voice, measure_prosody
-from cinedub.types import Direction, Line, Window
+from cinedub.types import Direction, Line, Voice, Window
 
 POCKETSPHINX = Path("/usr/share/pocketsphinx/test/data")
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -107,14 +107,13 @@ class EmotionCell:
                 "f0_st": round(self.f0_st, 2), "reader": self.reader}  # fmt: skip
 
 
-def emotion_cell(actor, path: Path, emotion: str, intensity: float, reference_hz: float) -> EmotionCell:
-    """The actor's takes of EMOTION_LINES in the voice at `path` (F0 median `reference_hz`), each in its
-    estimated natural length (timing is not what is measured), heard by tiny.en and measured for F0."""
-    voice = load_voice(path)
+def emotion_cell(actor, voice: Voice, emotion: str, intensity: float, reference_hz: float) -> EmotionCell:
+    """The actor's takes of EMOTION_LINES in `voice` (F0 median `reference_hz`), each in its estimated
+    natural length (timing is not what is measured), heard by tiny.en and measured for F0."""
     errors, f0s = [], []
     for text in EMOTION_LINES:
         window = Window(start=0.0, end=estimate_speech_seconds(text))
-        direction = Direction(window=window, voice=str(path), emotion=emotion, intensity=intensity)
+        direction = Direction(window=window, voice=str(voice.path), emotion=emotion, intensity=intensity)
         take = actor.perform(Line(text=text), direction, voice)
         errors.append(wer(text, transcribe(take.audio, take.sample_rate)))
         f0s.append(measure_prosody(take.audio, take.sample_rate)["f0_median_hz"])

@@ -26,7 +26,7 @@ def table(tmp_path_factory) -> dict[tuple[str, str, float], object]:
         reference_hz = measure_prosody(voice.audio, voice.sample_rate)["f0_median_hz"]
         for emotion in EMOTION_PROSODY:
             for intensity in INTENSITIES:
-                cells[name, emotion, intensity] = emotion_cell(actor, paths[name], emotion, intensity, reference_hz)
+                cells[name, emotion, intensity] = emotion_cell(actor, voice, emotion, intensity, reference_hz)
     return cells
 
 
