@@ -26,7 +26,7 @@ import numpy as np
 from cinedub import config
 from cinedub.files import write_json
 
-from .timbre import ContentCache
+from .learned import ContentCache, stored_or_made
 
 # Harvard sentences (list 1): phonetically balanced, none of the calibration's words (timbre.py), ~10 s.
 AUDITION_TEXT = ("The birch canoe slid on the smooth planks. Glue the sheet to the dark blue background. "
@@ -47,6 +47,14 @@ class Audition:
     reader: str
     similarity: dict[str, float]  # reader -> speaker-encoder cosine x100 of its performance to the reference
     nearest_in_pitch: str  # the reader kept unless another is heard AUDITION_MARGIN nearer
+
+    def save(self, path: Path) -> None:
+        """The audition written atomically to `path` (JSON)."""
+        write_json(path, asdict(self))
+
+    @classmethod
+    def load(cls, path: Path) -> Audition:
+        return cls(**json.loads(path.read_text()))
 
     def to_dict(self) -> dict[str, object]:
         return {"reader": self.reader, "similarity": {r: round(s, 1) for r, s in self.similarity.items()},
@@ -73,23 +81,9 @@ def audition(readers: tuple[str, ...], perform: Callable[[str], np.ndarray], ref
 memory: ContentCache[Audition] = ContentCache(size=AUDITION_MEMORY_SIZE)
 
 
-def _stored_or_held(path: Path, hold: Callable[[], Audition]) -> Audition:
-    try:
-        return Audition(**json.loads(path.read_text()))
-    except (OSError, ValueError, TypeError):  # not there yet, or unreadable: audition again
-        pass
-    found = hold()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_json(path, asdict(found))
-    except OSError:  # the disk is a cache: the next run auditions again
-        pass
-    return found
-
-
 def cached_audition(key: str, readers: tuple[str, ...], hold: Callable[[], Audition]) -> Audition:
     """The audition of the reference with content key `key` among `readers`: from memory, else from
     $CINEDUB_HOME/voice_maps, else `hold()` and kept in both."""
     name = f"{key}-audition-{'+'.join(reader.replace(' ', '-') for reader in readers)}"
     path = config.home() / "voice_maps" / f"{name}-v{AUDITION_VERSION}.json"
-    return memory.get(name, lambda: _stored_or_held(path, hold))
+    return memory.get(name, lambda: stored_or_made(path, hold, load=Audition.load, save=Audition.save))

@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from cinedub.stems import split_dialogue
 from cinedub.errors import CinedubError
+from cinedub.stems import split_dialogue
 from cinedub.types import Direction, Line, Take, Voice, Window
 
 from .actor import Shot
@@ -26,7 +26,9 @@ from .audio import (
     soft_limit,
     speech_bounds,
 )
+from .audition import AUDITION_TEXT, Audition, audition, cached_audition
 from .frontend import MAX_SQUEEZE, check_speakable, count_syllables, estimate_speech_seconds
+from .learned import ContentCache, content_key
 from .measure import energy_slope_db_per_s, measure_prosody
 from .prosody import (
     REFERENCE_RANGE_FACTOR_LIMITS,
@@ -38,17 +40,14 @@ from .prosody import (
     render_f0,
     tilt_gain,
 )
-from .audition import AUDITION_TEXT, Audition, audition, cached_audition
 from .reader import ENGLISH, check_reader, choose_reader, default_reader, english_readers, read, reader_report
 from .timbre import (
-    ContentCache,
     SpeechAnalysis,
     TimbreMatch,
     VoiceProfile,
     actor_profile,
     analyse_speech,
     apply_envelope,
-    content_key,
     match_timbre,
     profile_of,
     reader_tempo,

@@ -16,12 +16,7 @@ resemblyzer similarity to them; from the F0 ratio they score 65-75 (bench/voice_
 from __future__ import annotations
 
 import functools
-import hashlib
-import threading
-from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
 
 import numpy as np
 
@@ -36,6 +31,7 @@ from .audio import (
     WARP_F0_EXPONENT,
     speech_bounds,
 )
+from .learned import content_key
 from .world import FFT_SIZE, WorldFeatures, analyse
 
 EQ_FADE_OCT = 0.5
@@ -113,6 +109,11 @@ class SpeechAnalysis:
     features: WorldFeatures
     bandwidth_hz: float  # highest frequency the recording carries
 
+    @functools.cached_property
+    def key(self) -> str:
+        """The speech's content key (learned.py), hashed once: what is learned from it is kept under it."""
+        return content_key(self.audio, SAMPLE_RATE)
+
 
 def analyse_speech(audio: np.ndarray, sample_rate: int) -> SpeechAnalysis:
     """A mono recording (any rate) resampled to SAMPLE_RATE, trimmed to its speech and analysed."""
@@ -145,41 +146,6 @@ def profile_of(speech: SpeechAnalysis) -> VoiceProfile:
 def voice_profile(audio: np.ndarray, sample_rate: int) -> VoiceProfile:
     """Profile of a mono recording (any rate; resampled to SAMPLE_RATE)."""
     return profile_of(analyse_speech(audio, sample_rate))
-
-
-def content_key(audio: np.ndarray, sample_rate: int) -> str:
-    """Content hash of a recording: what is learned from a reference is kept under it across takes."""
-    digest = hashlib.sha1(np.ascontiguousarray(audio, np.float32).tobytes())
-    digest.update(str(sample_rate).encode())
-    return digest.hexdigest()
-
-
-Value = TypeVar("Value")
-
-
-class ContentCache(Generic[Value]):
-    """What is learned from a reference (its profile, its voice maps, the reader that plays it), by content
-    key, shared by every actor in the process (each studio session or evaluation run makes a new actor), the
-    `size` most recently used kept. Thread-safe; a value is made outside the lock (making one takes seconds),
-    so two threads asking for the same new key at once both make it and the first is kept."""
-
-    def __init__(self, *, size: int):
-        self.size = size
-        self._values: OrderedDict[str, Value] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: str, make: Callable[[], Value]) -> Value:
-        with self._lock:
-            if key in self._values:
-                self._values.move_to_end(key)
-                return self._values[key]
-        value = make()
-        with self._lock:
-            value = self._values.setdefault(key, value)
-            self._values.move_to_end(key)
-            while len(self._values) > self.size:
-                self._values.popitem(last=False)
-        return value
 
 
 @functools.lru_cache(maxsize=len(CALIBRATION_TEXTS) + 1)

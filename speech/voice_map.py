@@ -49,16 +49,9 @@ from cinedub.files import atomic_path
 
 from .audio import FRAME_PERIOD_MS, LENGTH_SCALE_LIMITS, SAMPLE_RATE
 from .frontend import check_speakable, estimate_speech_seconds
+from .learned import ContentCache, stored_or_made
 from .reader import ENGLISH, PIPER_JOE, read
-from .timbre import (
-    ContentCache,
-    SpeechAnalysis,
-    TimbreMatch,
-    analyse_speech,
-    apply_envelope,
-    content_key,
-    reader_tempo,
-)
+from .timbre import SpeechAnalysis, TimbreMatch, analyse_speech, apply_envelope, reader_tempo
 from .world import FFT_SIZE
 
 MAP_MEL_BANDS = 40  # lookup features: mel cepstra of this many bands (a speaker encoder's)
@@ -119,6 +112,13 @@ def phonetic_frames(audio: np.ndarray, num_frames: int, frame_period_ms: float) 
     return features[at]
 
 
+def phonetics(speech: SpeechAnalysis) -> np.ndarray:
+    """phonetic_frames of analysed speech, encoded once per content (a reference's, for every reader's map)."""
+    features = speech.features
+    return encodings.get(speech.key, lambda: phonetic_frames(speech.audio, features.num_frames,
+                                                             features.frame_period_ms))  # fmt: skip
+
+
 def align(source: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Frame pairs (i, j) of the DTW path (cosine distance) between two feature sequences (T1, D) and
     (T2, D), in time order."""
@@ -156,8 +156,7 @@ class VoiceMap:
         the reference; None when they hold fewer than MIN_MAP_PAIRS voiced pairs."""
         if min(len(reading.audio), len(reference.audio)) < MIN_MAP_PAIRS * FRAME_PERIOD_MS / 1000.0 * SAMPLE_RATE:
             return None
-        i, j = align(*(phonetic_frames(speech.audio, speech.features.num_frames, speech.features.frame_period_ms)
-                       for speech in (reading, reference)))  # fmt: skip
+        i, j = align(phonetics(reading), phonetics(reference))
         reading_frames, reference_frames = reading.features, reference.features
         reading_cepstra = mel_cepstra(reading_frames.sp)
         both = reading_frames.voiced[i] & reference_frames.voiced[j]
@@ -211,6 +210,7 @@ class VoiceMap:
         return out
 
     def save(self, path: Path) -> None:
+        """The map written atomically to `path` (.npz)."""
         with atomic_path(path) as tmp, open(tmp, "wb") as out:
             np.savez(out, keys=self.keys, scale=self.scale, log_envelopes=self.log_envelopes, words=self.words,
                      reference_voiced_s=self.reference_voiced_s, said_again=self.said_again)  # fmt: skip
@@ -246,7 +246,7 @@ def reference_words(reference: SpeechAnalysis) -> tuple[str, int] | None:
         except CinedubError:  # no recogniser (the eval extra), or words the reader can't say
             return None
 
-    return transcripts.get(content_key(reference.audio, SAMPLE_RATE), hear)
+    return transcripts.get(reference.key, hear)
 
 
 def learn_voice_map(reference: SpeechAnalysis, match: TimbreMatch, reader: str = PIPER_JOE) -> VoiceMap | None:
@@ -265,29 +265,10 @@ def learn_voice_map(reference: SpeechAnalysis, match: TimbreMatch, reader: str =
     return VoiceMap.learn(matched, reference, words=words)
 
 
-def _stored_or_learned(path: Path, learn: Callable[[], VoiceMap | None]) -> VoiceMap | None:
-    """The map stored at `path`, else `learn()`ed and stored there (a reference it can't learn from is
-    remembered too, as an empty file). The disk is a cache: a folder that can't be written only costs the
-    next run the learning again."""
-    try:
-        return None if path.stat().st_size == 0 else VoiceMap.load(path)
-    except (OSError, ValueError, KeyError):  # not there yet, or unreadable: learn it again
-        pass
-    found = learn()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if found is None:
-            with atomic_path(path):
-                pass
-        else:
-            found.save(path)
-    except OSError:
-        pass
-    return found
-
-
 # what each reference says, by its speech's content key (see reference_words)
 transcripts: ContentCache[tuple[str, int] | None] = ContentCache(size=MAP_MEMORY_SIZE)
+# the Whisper encoder's features, by content key (see phonetics): the reference's serve every reader's map
+encodings: ContentCache[np.ndarray] = ContentCache(size=4)
 # maps by reference content key, in memory (and under $CINEDUB_HOME/voice_maps, see cached_voice_map)
 memory: ContentCache[VoiceMap | None] = ContentCache(size=MAP_MEMORY_SIZE)
 
@@ -297,4 +278,4 @@ def cached_voice_map(key: str, reader: str, learn: Callable[[], VoiceMap | None]
     $CINEDUB_HOME/voice_maps, else `learn()`ed and kept in both."""
     name = f"{key}-{reader.replace(' ', '-')}"
     path = config.home() / "voice_maps" / f"{name}-v{MAP_CACHE_VERSION}.npz"
-    return memory.get(name, lambda: _stored_or_learned(path, learn))
+    return memory.get(name, lambda: stored_or_made(path, learn, load=VoiceMap.load, save=VoiceMap.save))

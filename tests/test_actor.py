@@ -11,10 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from cinedub.errors import CinedubError
-from cinedub.media import load_audio, resample
-from cinedub.types import Direction, Line, Voice, Window
 from cinedub.speech import (
     Actor,
     ParametricActor,
@@ -28,8 +24,12 @@ from cinedub.speech import (
 from cinedub.speech.audio import SAMPLE_RATE
 from cinedub.speech.frontend import MAX_SQUEEZE
 from cinedub.speech.measure import articulation_rate_sps
-from cinedub.speech.voice import VOICE_EXCERPT_S, VOICE_SEARCH_S
 from cinedub.speech.piper_voice import speak
+from cinedub.speech.voice import VOICE_EXCERPT_S, VOICE_SEARCH_S
+
+from cinedub.errors import CinedubError
+from cinedub.media import load_audio, resample
+from cinedub.types import Direction, Line, Voice, Window
 
 from .conftest import SHARED_DATA
 
@@ -80,8 +80,8 @@ def rms_db(x: np.ndarray) -> float:
 
 @pytest.fixture(scope="module")
 def film(tmp_path_factory) -> Voice:
-    import soundfile as sf
     import gradio
+    import soundfile as sf
 
     rate = 16000
     speaker, _ = load_audio(FILM_SPEAKER, mono=True, sample_rate=rate)
@@ -406,7 +406,7 @@ def test_what_is_learned_from_a_reference_is_kept_by_its_content():
     threads make it at once."""
     import threading
 
-    from cinedub.speech.timbre import ContentCache, content_key
+    from cinedub.speech.learned import ContentCache, content_key
 
     audio = np.random.default_rng(0).standard_normal(16000).astype(np.float32)
     assert content_key(audio, 16000) == content_key(audio.copy(), 16000) != content_key(audio, 22050)
@@ -432,3 +432,37 @@ def test_what_is_learned_from_a_reference_is_kept_by_its_content():
     for thread in threads:
         thread.join()
     assert results[0] is results[1]
+
+
+def test_what_is_learned_is_stored_for_the_next_run(tmp_path):
+    """stored_or_made: made once and read back; a reference nothing could be learned from (None) is
+    remembered as an empty file; an unreadable file is made again; a folder that can't be written only costs
+    the making (the value still comes back)."""
+    import json
+
+    from cinedub.speech.learned import stored_or_made
+
+    made: list[object] = []
+
+    def make(value):
+        return lambda: made.append(value) or value
+
+    def load(path):
+        return json.loads(path.read_text())
+
+    def save(value, path):
+        path.write_text(json.dumps(value))
+
+    path = tmp_path / "maps" / "voice.json"
+    assert stored_or_made(path, make({"words": 22}), load=load, save=save) == {"words": 22}
+    assert stored_or_made(path, make({"words": 0}), load=load, save=save) == {"words": 22}  # read back
+    nothing = tmp_path / "maps" / "short.json"
+    assert stored_or_made(nothing, make(None), load=load, save=save) is None and nothing.stat().st_size == 0
+    assert stored_or_made(nothing, make({"words": 1}), load=load, save=save) is None  # remembered
+    path.write_text("{not json")
+    assert stored_or_made(path, make({"words": 23}), load=load, save=save) == {"words": 23}
+    assert load(path) == {"words": 23}
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    assert stored_or_made(blocked / "voice.json", make({"words": 5}), load=load, save=save) == {"words": 5}
+    assert made == [{"words": 22}, None, {"words": 23}, {"words": 5}]

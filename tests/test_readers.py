@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from cinedub.asr import transcribe, wer
-from cinedub.errors import CinedubError
 from cinedub.speech import ParametricActor, festival_voice, load_voice
 from cinedub.speech import audition as audition_module
 from cinedub.speech.audio import SAMPLE_RATE
 from cinedub.speech.audition import AUDITION_MARGIN, AUDITION_MEMORY_SIZE, audition
+from cinedub.speech.learned import ContentCache
 from cinedub.speech.reader import FESTIVAL_SLT, PIPER_JOE, english_readers
-from cinedub.speech.timbre import ContentCache
+
+from cinedub.asr import transcribe, wer
+from cinedub.errors import CinedubError
 from cinedub.types import Direction, Line, Window
 
 from .real_voices import POCKETSPHINX

@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from cinedub import asr, media
 from cinedub.speech import ParametricActor, load_voice
 from cinedub.speech import audition as audition_module
 from cinedub.speech import voice_map as voice_map_module
 from cinedub.speech.audio import SAMPLE_RATE
 from cinedub.speech.audition import AUDITION_MEMORY_SIZE
+from cinedub.speech.learned import ContentCache
 from cinedub.speech.reader import PIPER_JOE, english_readers, read
 from cinedub.speech.timbre import (
-    ContentCache,
     TimbreMatch,
     actor_profile,
     analyse_speech,
@@ -24,6 +22,8 @@ from cinedub.speech.timbre import (
     profile_of,
 )
 from cinedub.speech.voice_map import MAP_MEMORY_SIZE, MIN_MAP_WORDS, VoiceMap, learn_voice_map, mel_cepstra
+
+from cinedub import asr, media
 from cinedub.types import Direction, Line, Window
 
 from .conftest import SHARED_DATA
@@ -117,9 +117,9 @@ def test_the_map_is_learned_once_per_reference_kept_and_reported(monkeypatch):
     """Learned on the first take, for each English reader (the audition plays the voice with each, and
     chooses one); a retake, a new actor (a new studio session) and a new process (the memory emptied: the
     maps and the audition read back from $CINEDUB_HOME) all reuse them."""
-    learned, auditioned, heard = [], [], []
+    learned, auditioned, heard, encoded = [], [], [], []
     real, real_audition = voice_map_module.learn_voice_map, audition_module.audition
-    real_transcribe = asr.transcribe
+    real_transcribe, real_encode = asr.transcribe, voice_map_module.phonetic_frames
 
     def counting(*args, **kwargs):
         learned.append(args[2])
@@ -133,10 +133,16 @@ def test_the_map_is_learned_once_per_reference_kept_and_reported(monkeypatch):
         heard.append(1)
         return real_transcribe(*args, **kwargs)
 
+    def counting_encode(*args, **kwargs):
+        encoded.append(1)
+        return real_encode(*args, **kwargs)
+
     monkeypatch.setattr("cinedub.speech.parametric.learn_voice_map", counting)
     monkeypatch.setattr("cinedub.speech.parametric.audition", counting_audition)
     monkeypatch.setattr(asr, "transcribe", counting_transcribe)
+    monkeypatch.setattr(voice_map_module, "phonetic_frames", counting_encode)
     monkeypatch.setattr(voice_map_module, "transcripts", ContentCache(size=MAP_MEMORY_SIZE))
+    monkeypatch.setattr(voice_map_module, "encodings", ContentCache(size=4))
     monkeypatch.setattr(voice_map_module, "memory", ContentCache(size=MAP_MEMORY_SIZE))
     monkeypatch.setattr(audition_module, "memory", ContentCache(size=AUDITION_MEMORY_SIZE))
     voice = load_voice(SHARED_DATA / "latentsync_demo1_voice.wav")
@@ -151,6 +157,7 @@ def test_the_map_is_learned_once_per_reference_kept_and_reported(monkeypatch):
     process = ParametricActor().perform(line, direction, voice)
     assert sorted(learned) == sorted(english_readers()) and len(auditioned) == (len(english_readers()) > 1)
     assert len(heard) == 1  # the reference's words are heard once for both readers' maps
+    assert len(encoded) == len(english_readers()) + 1  # each reader's reading, and the reference once
     np.testing.assert_array_equal(first.audio, session.audio)
     np.testing.assert_array_equal(first.audio, process.audio)
     for take in (first, retake, process):
@@ -196,8 +203,9 @@ def test_the_reading_and_the_reference_are_paired_by_what_is_said(tmp_path):
     """Piper reading the words of a speaker of pyannote's phone call, aligned to her on the encoder's
     features: the middle of each word Whisper times in the reading lands inside the same word in her speech
     (within 60 ms). Measured: 24 of 25 words (DTW on mel cepstra: 20; spread evenly in time: 7)."""
-    from cinedub.asr import ENCODER_FRAME_S, encoder_features, transcribe, transcribe_words
     from cinedub.speech.voice_map import align, phonetic_frames
+
+    from cinedub.asr import ENCODER_FRAME_S, encoder_features, transcribe, transcribe_words
     from cinedub.stems import split_dialogue
 
     assert encoder_features(np.zeros(int(ENCODER_FRAME_S * 16000 * 10)), 16000).shape[0] == 10

@@ -1,0 +1,73 @@
+"""What is learned from a reference recording (its profile, its voice maps, the reader that plays it), kept:
+by the recording's content, in memory for every actor of the process (ContentCache; each studio session or
+evaluation run makes a new actor) and on disk under $CINEDUB_HOME for the next run (stored_or_made)."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Generic, TypeVar
+
+import numpy as np
+
+from cinedub.files import atomic_path
+
+Value = TypeVar("Value")
+
+
+def content_key(audio: np.ndarray, sample_rate: int) -> str:
+    """Content hash of a recording: what is learned from a reference is kept under it across takes."""
+    digest = hashlib.sha1(np.ascontiguousarray(audio, np.float32).tobytes())
+    digest.update(str(sample_rate).encode())
+    return digest.hexdigest()
+
+
+class ContentCache(Generic[Value]):
+    """Values by content key, the `size` most recently used kept. Thread-safe; a value is made outside the
+    lock (making one takes seconds), so two threads asking for the same new key at once both make it and the
+    first is kept."""
+
+    def __init__(self, *, size: int):
+        self.size = size
+        self._values: OrderedDict[str, Value] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str, make: Callable[[], Value]) -> Value:
+        with self._lock:
+            if key in self._values:
+                self._values.move_to_end(key)
+                return self._values[key]
+        value = make()
+        with self._lock:
+            value = self._values.setdefault(key, value)
+            self._values.move_to_end(key)
+            while len(self._values) > self.size:
+                self._values.popitem(last=False)
+        return value
+
+
+def stored_or_made(
+    path: Path, make: Callable[[], Value | None], *, load: Callable[[Path], Value], save: Callable[[Value, Path], None]
+) -> Value | None:
+    """The value stored at `path` (`load`), else `make()`d and stored there (`save`, which writes atomically).
+    None, what a reference that can't be learned from gives, is stored as an empty file and remembered too.
+    The disk is a cache: a file that can't be read is made again, a folder that can't be written only costs
+    the next run the making."""
+    try:
+        return None if path.stat().st_size == 0 else load(path)
+    except (OSError, ValueError, KeyError, TypeError):  # not there yet, or unreadable (another version's)
+        pass
+    made = make()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if made is None:
+            with atomic_path(path):
+                pass
+        else:
+            save(made, path)
+    except OSError:
+        pass
+    return made
