@@ -272,7 +272,8 @@ def act(state: DirectorState, runtime: Runtime[DirectorContext]) -> dict[str, An
             own = (state.voice_from_clip and asked.voice == state.voice) or any(
                 member.from_clip and member.voice == asked.voice for member in state.cast.values())
             voices[asked.voice] = load_voice(asked.voice, cleaned=own)
-        phrases = phrase(line.text, given, stretched(guide, planned.window, given), exact=exact)
+        phrases = phrase(line.text, given, stretched(guide, planned.window, given), exact=exact,
+                         language=line.language)  # fmt: skip
         audio, applied, line_timings = _perform(runtime.context.actor, line, asked, phrases, voices[asked.voice], shot)
         assembly.write_line(path, audio)
         renderings.append(LineRendering(line=number, text=line.text, path=str(path), start=window.start,

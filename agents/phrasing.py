@@ -106,8 +106,9 @@ def _cuts(weights: list[float], shares: list[float], punctuated: list[bool]) -> 
     return chosen[::-1]
 
 
-def phrase(text: str, window: Window, guide: list[Window], *, exact: bool) -> list[Phrase]:
-    """`text` cut into phrases over the guide's segments inside `window` (one phrase: the whole line).
+def phrase(text: str, window: Window, guide: list[Window], *, exact: bool, language: str = "en") -> list[Phrase]:
+    """`text` cut into phrases over the guide's segments inside `window` (one phrase: the whole line), each
+    word weighed by its syllables in the line's `language`.
 
     exact: the guide is measured speech (the clip's dialogue): a phrase then fills its segment without
     the pauses its own commas would add (the guide already says where the actor rests)."""
@@ -120,7 +121,7 @@ def phrase(text: str, window: Window, guide: list[Window], *, exact: bool) -> li
             stretches[k : k + 2] = [Window(start=stretches[k].start, end=stretches[k + 1].end)]
     if len(stretches) == 1:
         return [Phrase(text=_unpaused(text) if exact else text, window=window)]
-    weights = [max(count_syllables(word), 1) for word in words]
+    weights = [max(count_syllables(word, language), 1) for word in words]
     speaking = sum(s.duration for s in stretches)
     cuts = _cuts(weights, [s.duration / speaking for s in stretches], [bool(_PUNCTUATED.search(w)) for w in words])
     bounds = [0, *cuts, len(words)]

@@ -8,7 +8,9 @@ The measure is tests/real_voices.py's emotion_cell (shared with tests/test_emoti
 cinedub.asr (faster-whisper tiny.en float32, the field's normalisation), mean of the 3 lines per cell.
 F0: speech.measure.measure_prosody's median on the take and on the reference; `f0_st` is the take's
 distance from the reference's, semitones (goal: within 6 at intensity 0.8). Windows are the lines'
-estimated natural length, so timing is not what is tested.
+estimated natural length, so timing is not what is tested. `reader_alone`: the same lines read by the reader
+that plays each voice, as it reads them (no timbre, no emotion, its natural pace): the floor the recogniser
+sets on these lines before cinedub changes anything.
 """
 
 from __future__ import annotations
@@ -20,16 +22,26 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-from cinedub.asr import ASR_NAME
 from cinedub.speech import ParametricActor, load_voice, measure_prosody
+from cinedub.speech.audio import SAMPLE_RATE
 from cinedub.speech.prosody import EMOTION_PROSODY
+from cinedub.speech.reader import read
+
+from cinedub.asr import ASR_NAME, transcribe, wer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.real_voices: the voices and the measure
 
 
 def main() -> None:
-    from tests.real_voices import EMOTION_VOICES, F0_GOAL_ST, INTENSITIES, WER_GOAL, emotion_cell, voices
+    from tests.real_voices import (
+        EMOTION_LINES,
+        EMOTION_VOICES,
+        F0_GOAL_ST,
+        INTENSITIES,
+        WER_GOAL,
+        emotion_cell,
+        voices,
+    )
 
     actor = ParametricActor()
     start = time.perf_counter()
@@ -46,6 +58,9 @@ def main() -> None:
                     cell = emotion_cell(actor, voice, emotion, intensity, reference_hz)
                     rows[f"{emotion}@{intensity}"] = cell.to_dict()
                     cells.append(cell)
+            heard = {text: transcribe(read(text, cell.reader), SAMPLE_RATE) for text in EMOTION_LINES}
+            rows["reader_alone"] = {"reader": cell.reader, "heard": heard,
+                                    "wer": round(float(np.mean([wer(t, h) for t, h in heard.items()])), 3)}  # fmt: skip
     wers = [cell.wer for cell in cells]
     print(json.dumps({"asr": ASR_NAME, "goals": {"wer_per_cell": WER_GOAL, "f0_st_at_0.8": F0_GOAL_ST},
                       "worst_cell_wer": round(max(wers), 3), "mean_cell_wer": round(float(np.mean(wers)), 3),

@@ -28,7 +28,9 @@ PYTHON=${PYTHON:-python3}
 bash scripts/install_lock.sh .venv requirements/cinedub.lock requirements/no-deps.lock
 .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
 # cinedub's own bytecode too (an editable install compiles nothing; see install_lock.sh for why it matters)
-.venv/bin/python -m compileall -q -j 0 cinedub agents speech retrieval training ui >/dev/null
+# (the folders are pyproject.toml's package-dir, read from it: one list to keep)
+.venv/bin/python -m compileall -q -j 0 $(.venv/bin/python -c \
+  'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["tool"]["setuptools"]["package-dir"].values())') >/dev/null
 .venv/bin/python -c "import chromadb" # fails loudly here, not in the tests, if the no-deps set is incomplete
 # f5-tts (tests) needs torchaudio, whose compiled parts are CUDA builds that fail to load on CPU
 # (MODELS.md): move its .so files aside; its pure-Python parts (MelSpectrogram, used by f5's MelSpec)

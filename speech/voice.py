@@ -10,9 +10,10 @@ import numpy as np
 from cinedub.errors import CinedubError
 from cinedub.media import load_audio, probe
 from cinedub.types import Voice
+from cinedub.vad import spans_mask, speech_spans
 
 from .audio import MIN_VOICE_SPEECH_S, VAD_FLOOR_DBFS
-from cinedub.vad import speech_spans, spans_mask
+from .learned import ContentCache
 
 SILENT_PEAK = 10.0 ** (VAD_FLOOR_DBFS / 20.0)  # nothing louder than -70 dBFS: silence
 SPEECH_HOP_S = 0.02  # the grid the speech found is counted on
@@ -21,6 +22,10 @@ SPEECH_HOP_S = 0.02  # the grid the speech found is counted on
 # VOICE_SEARCH_S of the recording, the only part decoded, so a 40-minute reference costs what 2 do.
 VOICE_EXCERPT_S = 30.0
 VOICE_SEARCH_S = 120.0
+# Every take loads its voices again (a retake, each line of a cast); loading checks the speech with Silero
+# (~30 ms for a 7 s reference, a sixth of a short line's warm act), so loaded voices are kept by the file's
+# identity (path, size, modification time): a file changed on disk is loaded again.
+VOICE_MEMORY_SIZE = 16
 
 
 def _speech_frames(audio: np.ndarray, sample_rate: int) -> tuple[np.ndarray, float]:
@@ -70,13 +75,28 @@ def load_voice(path: str | Path, *, cleaned: bool = False) -> Voice:
     """Load a reference recording (any format ffmpeg reads) as mono float32 and check it. Of a recording
     longer than VOICE_EXCERPT_S, only its first VOICE_SEARCH_S are decoded and the best VOICE_EXCERPT_S
     of speech in them kept (`Voice.excerpt()` says which). `cleaned`: the recording is already the voice
-    alone (a dialogue stem cinedub split)."""
+    alone (a dialogue stem cinedub split). A file loaded before and unchanged since gives the same Voice
+    (its audio read-only: every take shares it)."""
+    try:
+        stat = Path(path).stat()
+    except OSError:  # not there (or unreadable): load_audio says so in one line
+        return _load_voice(path, cleaned)
+    identity = f"{Path(path).resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{cleaned}"
+    return loaded.get(identity, lambda: _load_voice(path, cleaned))
+
+
+def _load_voice(path: str | Path, cleaned: bool) -> Voice:
     recording_s = probe(path).duration
     audio, rate = load_audio(path, mono=True, max_seconds=VOICE_SEARCH_S)
     start, end = best_excerpt(audio, rate)
     recording_s = max(recording_s, len(audio) / rate)
     trimmed = end - start < len(audio) or recording_s > len(audio) / rate + 0.5
-    voice = Voice(path=Path(path), audio=audio[start:end].copy() if trimmed else audio, sample_rate=rate,
-                  offset=start / rate, recording_duration=recording_s if trimmed else None,
-                  cleaned=cleaned)  # fmt: skip
+    kept = audio[start:end].copy() if trimmed else audio
+    kept.flags.writeable = False
+    voice = Voice(path=Path(path), audio=kept, sample_rate=rate, offset=start / rate,
+                  recording_duration=recording_s if trimmed else None, cleaned=cleaned)  # fmt: skip
     return check_voice(voice)
+
+
+# loaded voices by file identity (see load_voice)
+loaded: ContentCache[Voice] = ContentCache(size=VOICE_MEMORY_SIZE)

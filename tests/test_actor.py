@@ -328,6 +328,29 @@ def test_bad_voices_are_refused(tmp_path, librivox):
         check_voice(Voice(path=Path("music.wav"), audio=music, sample_rate=rate))
 
 
+def test_a_voice_is_loaded_once_until_its_file_changes(tmp_path, librivox):
+    """Every take loads its voices; an unchanged file gives the same Voice (its audio read-only, so no take
+    can change another's), a file written again is loaded again, a bad one still fails in one line."""
+    import os
+
+    import soundfile as sf
+
+    path = tmp_path / "anna.wav"
+    sf.write(path, librivox.audio, librivox.sample_rate)
+    first = load_voice(path)
+    assert load_voice(path) is first and not first.audio.flags.writeable
+    assert load_voice(path, cleaned=True) is not first  # another use of the file: its own Voice
+    louder = np.clip(librivox.audio * 1.5, -1.0, 1.0)
+    sf.write(path, louder, librivox.sample_rate)
+    written = path.stat()  # a rewrite within the clock's resolution would keep the time: move it on
+    os.utime(path, ns=(written.st_atime_ns, written.st_mtime_ns + 1_000_000))
+    again = load_voice(path)
+    assert again is not first and np.abs(again.audio).max() > np.abs(first.audio).max()
+    path.write_bytes(b"not audio")
+    with pytest.raises(CinedubError):
+        load_voice(path)
+
+
 def test_a_film_line_under_music_is_a_reference(film):
     """1.5 s of words 12 dB over a film's music bed: the speech found is the words, not the music around
     them (the energy detector cinedub used before counted 2.9 s of "speech" here, the music with it)."""

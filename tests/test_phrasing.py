@@ -43,6 +43,15 @@ def test_cuts_follow_the_stretches_and_prefer_punctuation():
     assert len(phrase("Go now.", w(0, 3), [w(0, 0.5), w(0.8, 1.3), w(2.5, 3.0)], exact=True)) == 2
 
 
+def test_words_are_weighed_in_the_lines_language():
+    """A Spanish line's cut follows Spanish syllables: "poeta europeo" is 3 + 4 of them, not English's 2 + 3."""
+    text = "Ayer vimos a un poeta europeo leer su poema en el teatro."
+    guide = [w(0.0, 1.9), w(2.3, 4.5)]
+    spanish = phrase(text, w(0.0, 4.5), guide, exact=False, language="es")
+    assert [p.text for p in spanish] == ["Ayer vimos a un poeta europeo", "leer su poema en el teatro."]
+    assert phrase(text, w(0.0, 4.5), guide, exact=False)[0].text == "Ayer vimos a un poeta"  # counted as English
+
+
 def test_the_guide_moves_with_the_window():
     guide = [w(1.0, 2.0), w(3.0, 4.0)]
     assert stretched(guide, w(1.0, 5.0), w(1.0, 5.0)) == guide
