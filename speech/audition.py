@@ -3,7 +3,7 @@ reader performs the same held-out lines in the voice (the whole parametric chain
 the voice map learned for that reader), the speaker encoder (resemblyzer GE2E, cinedub.speaker_encoder)
 compares each performance with the reference's speech, and the reader nearest the voice's pitch plays every
 take of it unless another is heard clearly nearer (AUDITION_MARGIN). Chosen once per reference, kept in
-memory and under $CINEDUB_HOME/voice_maps. Only a reference with a voice map is auditioned (its words
+memory and under $CINEDUB_HOME/voices. Only a reference with a voice map is auditioned (its words
 heard): without one, joe reads (ParametricActor.reader_for says why).
 
 Pitch alone does not choose well: of issue 17's six voices, the cards speaker (a man, ~99 Hz) sounds more
@@ -23,10 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from cinedub import config
 from cinedub.files import write_json
 
-from .learned import ContentCache, stored_or_made
+from .learned import ContentCache, kept_path, stored_or_made
 
 # Harvard sentences (list 1): phonetically balanced, none of the calibration's words (timbre.py), ~10 s.
 AUDITION_TEXT = ("The birch canoe slid on the smooth planks. Glue the sheet to the dark blue background. "
@@ -83,7 +82,7 @@ memory: ContentCache[Audition] = ContentCache(size=AUDITION_MEMORY_SIZE)
 
 def cached_audition(key: str, readers: tuple[str, ...], hold: Callable[[], Audition]) -> Audition:
     """The audition of the reference with content key `key` among `readers`: from memory, else from
-    $CINEDUB_HOME/voice_maps, else `hold()` and kept in both."""
+    $CINEDUB_HOME/voices, else `hold()` and kept in both."""
     name = f"{key}-audition-{'+'.join(reader.replace(' ', '-') for reader in readers)}"
-    path = config.home() / "voice_maps" / f"{name}-v{AUDITION_VERSION}.json"
+    path = kept_path(f"{name}-v{AUDITION_VERSION}.json")
     return memory.get(name, lambda: stored_or_made(path, hold, load=Audition.load, save=Audition.save))

@@ -1,6 +1,8 @@
-"""What is learned from a reference recording (its profile, its voice maps, the reader that plays it), kept:
-by the recording's content, in memory for every actor of the process (ContentCache; each studio session or
-evaluation run makes a new actor) and on disk under $CINEDUB_HOME for the next run (stored_or_made)."""
+"""What is learned from a reference recording (its profile, its words, its voice maps, the reader that plays
+it), kept: by the recording's content, in memory for every actor of the process (ContentCache; each studio
+session or evaluation run makes a new actor) and on disk under $CINEDUB_HOME/voices for the next run
+(stored_or_made, kept_path): a CLI run with a voice used before starts its first take without learning any
+of it again."""
 
 from __future__ import annotations
 
@@ -13,9 +15,11 @@ from typing import Generic, TypeVar
 
 import numpy as np
 
+from cinedub import config
 from cinedub.files import atomic_path
 
 Value = TypeVar("Value")
+KEPT_FOLDER = "voices"  # under $CINEDUB_HOME
 
 
 def content_key(audio: np.ndarray, sample_rate: int) -> str:
@@ -47,6 +51,11 @@ class ContentCache(Generic[Value]):
             while len(self._values) > self.size:
                 self._values.popitem(last=False)
         return value
+
+
+def kept_path(name: str) -> Path:
+    """Where what is learned under `name` (a content key, what it is, its version) is kept on disk."""
+    return config.home() / KEPT_FOLDER / name
 
 
 def stored_or_made(

@@ -28,7 +28,7 @@ from .audio import (
 )
 from .audition import AUDITION_TEXT, Audition, audition, cached_audition
 from .frontend import MAX_SQUEEZE, check_speakable, count_syllables, estimate_speech_seconds
-from .learned import ContentCache, content_key
+from .learned import ContentCache, content_key, kept_path, stored_or_made
 from .measure import energy_slope_db_per_s, measure_prosody
 from .prosody import (
     REFERENCE_RANGE_FACTOR_LIMITS,
@@ -57,6 +57,7 @@ from .voice_map import VoiceMap, cached_voice_map, learn_voice_map, reference_wo
 from .world import PAUSE_ELASTICITY, analyse, fit_duration, synthesise
 
 PROFILE_CACHE_SIZE = 16
+PROFILE_CACHE_VERSION = 1  # changes with anything that changes a reference's profile
 # Reference profiles by content: a profile costs a dialogue split (DeepFilterNet) and a WORLD analysis.
 profiles: ContentCache[VoiceProfile] = ContentCache(size=PROFILE_CACHE_SIZE)
 
@@ -103,20 +104,22 @@ class ParametricActor:
         return self._last_speech[1]
 
     def reference_profile(self, voice: Voice, key: str) -> VoiceProfile:
-        """The profile of `voice` (content key `key`), made once per process (the voice is checked then: the
-        check runs Silero over the whole reference, a third of a warm take's time)."""
+        """The profile of `voice` (content key `key`), made once (the voice is checked then: the check runs Silero
+        over the whole reference, a third of a warm take's time) and kept in memory and under
+        $CINEDUB_HOME/voices (learned.py): a reference used before is not split and analysed again."""
 
         def profile() -> VoiceProfile:
             check_voice(voice)
             return profile_of(self._speech(voice, key))
 
-        return profiles.get(key, profile)
+        path = kept_path(f"{key}-profile-v{PROFILE_CACHE_VERSION}.npz")
+        return profiles.get(key, lambda: stored_or_made(path, profile, load=VoiceProfile.load, save=VoiceProfile.save))
 
     def reference_map(self, voice: Voice, key: str, match: TimbreMatch, reader: str) -> VoiceMap | None:
         """The frame-wise voice map of `voice` (content key `key`) for English takes read by `reader`
         (voice_map.py), learned once per reference and reader and kept (None when it can't be learned: the
         long-term match alone applies)."""
-        return cached_voice_map(key, reader, lambda: learn_voice_map(self._speech(voice, key), match, reader))
+        return cached_voice_map(key, reader, lambda: learn_voice_map(self._speech(voice, key), match, reader, key=key))
 
     def reader_for(self, voice: Voice, key: str, reference: VoiceProfile) -> tuple[str, Audition | None]:
         """The English reader that plays `voice` (content key `key`). With a voice map to learn (its words
@@ -125,9 +128,11 @@ class ParametricActor:
         Without one, Piper joe: the long-term match alone brings joe nearer than slt even to women (measured
         on issue 17's voices: 65.0 / 65.4 / 75.5 against 59.7 / 57.7 / 73.6)."""
         readers = english_readers()
-        if len(readers) == 1 or not self.voice_map or reference_words(self._speech(voice, key)) is None:
+        if len(readers) == 1 or not self.voice_map or reference_words(key, lambda: self._speech(voice, key)) is None:
             return default_reader(ENGLISH), None
-        nearest_in_pitch = choose_reader(ENGLISH, reference.f0_median_hz)
+
+        def nearest_in_pitch() -> str:  # (the readers' own profiles: only when no audition is kept)
+            return choose_reader(ENGLISH, reference.f0_median_hz)
 
         def perform_as(reader: str) -> np.ndarray:
             window = Window(start=0.0, end=estimate_speech_seconds(AUDITION_TEXT))
@@ -136,12 +141,12 @@ class ParametricActor:
 
         def hold() -> Audition:
             return audition(readers, perform_as, self._speech(voice, key).audio, SAMPLE_RATE,
-                            nearest_in_pitch=nearest_in_pitch)  # fmt: skip
+                            nearest_in_pitch=nearest_in_pitch())  # fmt: skip
 
         try:
             chosen = cached_audition(key, readers, hold)
         except CinedubError:  # no speaker encoder (the eval extra): the reader nearest in pitch
-            return nearest_in_pitch, None
+            return nearest_in_pitch(), None
         return chosen.reader, chosen
 
     def perform(self, line: Line, direction: Direction, voice: Voice, *, shot: Shot | None = None) -> Take:

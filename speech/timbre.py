@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
+from cinedub.files import atomic_path
 from cinedub.media import resample
 
 from .audio import (
@@ -79,6 +81,18 @@ class VoiceProfile:
     envelope_db: np.ndarray  # (FFT_SIZE // 2 + 1,) mean log power envelope of loud voiced frames
     bandwidth_hz: float  # highest frequency the recording carries
     voiced_seconds: float
+
+    def save(self, path: Path) -> None:
+        """The profile written atomically to `path` (.npz)."""
+        with atomic_path(path) as tmp, open(tmp, "wb") as out:
+            np.savez(out, f0_median_hz=self.f0_median_hz, envelope_db=self.envelope_db,
+                     bandwidth_hz=self.bandwidth_hz, voiced_seconds=self.voiced_seconds)  # fmt: skip
+
+    @classmethod
+    def load(cls, path: Path) -> VoiceProfile:
+        with np.load(path) as data:
+            return cls(f0_median_hz=float(data["f0_median_hz"]), envelope_db=data["envelope_db"],
+                       bandwidth_hz=float(data["bandwidth_hz"]), voiced_seconds=float(data["voiced_seconds"]))  # fmt: skip
 
 
 @dataclass(frozen=True)

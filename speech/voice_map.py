@@ -36,6 +36,7 @@ fewer than MIN_MAP_PAIRS voiced pairs) gets no map: the long-term match alone ap
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -43,13 +44,12 @@ from pathlib import Path
 import numpy as np
 from scipy.ndimage import uniform_filter1d
 
-from cinedub import config
 from cinedub.errors import CinedubError
-from cinedub.files import atomic_path
+from cinedub.files import atomic_path, write_json
 
 from .audio import FRAME_PERIOD_MS, LENGTH_SCALE_LIMITS, SAMPLE_RATE
 from .frontend import check_speakable, estimate_speech_seconds
-from .learned import ContentCache, stored_or_made
+from .learned import ContentCache, kept_path, stored_or_made
 from .reader import ENGLISH, PIPER_JOE, read
 from .timbre import SpeechAnalysis, TimbreMatch, analyse_speech, apply_envelope, reader_tempo
 from .world import FFT_SIZE
@@ -71,10 +71,11 @@ MIN_MAP_WORDS = 3
 MIN_MAP_PAIRS = 100  # voiced frame pairs (0.5 s of voiced speech at 5 ms)
 # Learning costs ~2.5 s for a 10 s reference (language detection, transcription, the reading, encoding,
 # DTW), and each CLI run or studio session is a new actor: maps are kept in memory and under
-# $CINEDUB_HOME/voice_maps, keyed by the reference's content. The version changes with anything that
+# $CINEDUB_HOME/voices (learned.py), keyed by the reference's content. The version changes with anything that
 # changes what is learned.
 MAP_CACHE_VERSION = 3
 MAP_MEMORY_SIZE = 16
+WORDS_CACHE_VERSION = 1  # what reference_words heard, kept beside the maps
 
 
 @functools.cache
@@ -228,32 +229,47 @@ class VoiceMap:
                 "blend_band_hz": list(MAP_BLEND_BAND_HZ)}  # fmt: skip
 
 
-def reference_words(reference: SpeechAnalysis) -> tuple[str, int] | None:
-    """What the reference says (the packaged Whisper tiny.en), speakable, and how many words it heard: None
-    when the reference is not English (the multilingual Whisper's detection), holds fewer than
-    MIN_MAP_WORDS words, or no recogniser is installed. Heard once per reference: each English reader's
-    map is learned from the same words."""
+def reference_words(key: str, speech: Callable[[], SpeechAnalysis]) -> tuple[str, int] | None:
+    """What the reference with content key `key` says (the packaged Whisper tiny.en hearing `speech()`, its
+    analysed speech), speakable, and how many words it heard: None when the reference is not English (the
+    multilingual Whisper's detection), holds fewer than MIN_MAP_WORDS words, or no recogniser is installed.
+    Heard once per reference (kept in memory and under $CINEDUB_HOME/voices; without a recogniser nothing is
+    kept): each English reader's map is learned from the same words, and a reference heard before is not
+    analysed again to say whether it has any."""
     from cinedub.asr import detect_language, transcribe
 
     def hear() -> tuple[str, int] | None:
+        reference = speech()
+        language, _ = detect_language(reference.audio, SAMPLE_RATE)  # a CinedubError without a recogniser
+        if language != ENGLISH:
+            return None  # the reader of English can't read another language's words for a parallel pair
+        text = transcribe(reference.audio, SAMPLE_RATE)
+        words = len(text.split())
         try:
-            language, _ = detect_language(reference.audio, SAMPLE_RATE)
-            if language != ENGLISH:
-                return None  # the reader of English can't read another language's words for a parallel pair
-            text = transcribe(reference.audio, SAMPLE_RATE)
-            words = len(text.split())
             return (check_speakable(text, ENGLISH), words) if words >= MIN_MAP_WORDS else None
-        except CinedubError:  # no recogniser (the eval extra), or words the reader can't say
+        except CinedubError:  # words the reader can't say
             return None
 
-    return transcripts.get(reference.key, hear)
+    def load(path: Path) -> tuple[str, int]:
+        heard = json.loads(path.read_text())
+        return str(heard["text"]), int(heard["words"])
+
+    def save(heard: tuple[str, int], path: Path) -> None:
+        write_json(path, {"text": heard[0], "words": heard[1]})
+
+    path = kept_path(f"{key}-words-v{WORDS_CACHE_VERSION}.json")
+    try:
+        return transcripts.get(key, lambda: stored_or_made(path, hear, load=load, save=save))
+    except CinedubError:  # no recogniser (the eval extra): no map
+        return None
 
 
-def learn_voice_map(reference: SpeechAnalysis, match: TimbreMatch, reader: str = PIPER_JOE) -> VoiceMap | None:
+def learn_voice_map(reference: SpeechAnalysis, match: TimbreMatch, reader: str = PIPER_JOE, *,
+                    key: str | None = None) -> VoiceMap | None:  # fmt: skip
     """The map for English takes read by `reader` (an English reader, reader.py; `match` moves its long-term
-    profile to the reference's) from a reference's speech: None when reference_words hears none to learn
-    from."""
-    heard = reference_words(reference)
+    profile to the reference's) from a reference's speech (kept under content key `key`, by default its
+    speech's): None when reference_words hears none to learn from."""
+    heard = reference_words(key or reference.key, lambda: reference)
     if heard is None:
         return None
     text, words = heard
@@ -269,13 +285,13 @@ def learn_voice_map(reference: SpeechAnalysis, match: TimbreMatch, reader: str =
 transcripts: ContentCache[tuple[str, int] | None] = ContentCache(size=MAP_MEMORY_SIZE)
 # the Whisper encoder's features, by content key (see phonetics): the reference's serve every reader's map
 encodings: ContentCache[np.ndarray] = ContentCache(size=4)
-# maps by reference content key, in memory (and under $CINEDUB_HOME/voice_maps, see cached_voice_map)
+# maps by reference content key, in memory (and under $CINEDUB_HOME/voices, see cached_voice_map)
 memory: ContentCache[VoiceMap | None] = ContentCache(size=MAP_MEMORY_SIZE)
 
 
 def cached_voice_map(key: str, reader: str, learn: Callable[[], VoiceMap | None]) -> VoiceMap | None:
     """The map of the reference with content key `key` for takes read by `reader`: from memory, else from
-    $CINEDUB_HOME/voice_maps, else `learn()`ed and kept in both."""
+    $CINEDUB_HOME/voices, else `learn()`ed and kept in both."""
     name = f"{key}-{reader.replace(' ', '-')}"
-    path = config.home() / "voice_maps" / f"{name}-v{MAP_CACHE_VERSION}.npz"
+    path = kept_path(f"{name}-v{MAP_CACHE_VERSION}.npz")
     return memory.get(name, lambda: stored_or_made(path, learn, load=VoiceMap.load, save=VoiceMap.save))

@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 from cinedub.speech import ParametricActor, load_voice
 from cinedub.speech import audition as audition_module
+from cinedub.speech import parametric as parametric_module
 from cinedub.speech import voice_map as voice_map_module
 from cinedub.speech.audio import SAMPLE_RATE
 from cinedub.speech.audition import AUDITION_MEMORY_SIZE
+from cinedub.speech.parametric import PROFILE_CACHE_SIZE
 from cinedub.speech.learned import ContentCache
 from cinedub.speech.reader import PIPER_JOE, english_readers, read
 from cinedub.speech.timbre import (
@@ -116,7 +118,8 @@ def test_no_map_from_too_few_words():
 def test_the_map_is_learned_once_per_reference_kept_and_reported(monkeypatch):
     """Learned on the first take, for each English reader (the audition plays the voice with each, and
     chooses one); a retake, a new actor (a new studio session) and a new process (the memory emptied: the
-    maps and the audition read back from $CINEDUB_HOME) all reuse them."""
+    profile, the words, the maps and the audition read back from $CINEDUB_HOME, the reference not even
+    split again) all reuse them."""
     learned, auditioned, heard, encoded = [], [], [], []
     real, real_audition = voice_map_module.learn_voice_map, audition_module.audition
     real_transcribe, real_encode = asr.transcribe, voice_map_module.phonetic_frames
@@ -143,6 +146,7 @@ def test_the_map_is_learned_once_per_reference_kept_and_reported(monkeypatch):
     monkeypatch.setattr(voice_map_module, "phonetic_frames", counting_encode)
     monkeypatch.setattr(voice_map_module, "transcripts", ContentCache(size=MAP_MEMORY_SIZE))
     monkeypatch.setattr(voice_map_module, "encodings", ContentCache(size=4))
+    monkeypatch.setattr(parametric_module, "profiles", ContentCache(size=PROFILE_CACHE_SIZE))
     monkeypatch.setattr(voice_map_module, "memory", ContentCache(size=MAP_MEMORY_SIZE))
     monkeypatch.setattr(audition_module, "memory", ContentCache(size=AUDITION_MEMORY_SIZE))
     voice = load_voice(SHARED_DATA / "latentsync_demo1_voice.wav")
@@ -152,9 +156,15 @@ def test_the_map_is_learned_once_per_reference_kept_and_reported(monkeypatch):
     first = actor.perform(line, direction, voice)
     retake = actor.perform(Line(text="Put the box down and listen to me."), direction, voice)
     session = ParametricActor().perform(line, direction, voice)
-    monkeypatch.setattr(voice_map_module, "memory", ContentCache(size=MAP_MEMORY_SIZE))
-    monkeypatch.setattr(audition_module, "memory", ContentCache(size=AUDITION_MEMORY_SIZE))
+    for module, cache, size in ((voice_map_module, "memory", MAP_MEMORY_SIZE), (voice_map_module, "transcripts",
+                                 MAP_MEMORY_SIZE), (audition_module, "memory", AUDITION_MEMORY_SIZE),
+                                (parametric_module, "profiles", PROFILE_CACHE_SIZE)):  # fmt: skip
+        monkeypatch.setattr(module, cache, ContentCache(size=size))
+    split: list[int] = []
+    real_split = parametric_module.split_dialogue
+    monkeypatch.setattr(parametric_module, "split_dialogue", lambda *a, **k: split.append(1) or real_split(*a, **k))
     process = ParametricActor().perform(line, direction, voice)
+    assert not split  # nothing about the reference is learned again in a new process
     assert sorted(learned) == sorted(english_readers()) and len(auditioned) == (len(english_readers()) > 1)
     assert len(heard) == 1  # the reference's words are heard once for both readers' maps
     assert len(encoded) == len(english_readers()) + 1  # each reader's reading, and the reference once
@@ -169,6 +179,28 @@ def test_the_map_is_learned_once_per_reference_kept_and_reported(monkeypatch):
     assert spanish.applied["voice_map"] is None  # learned for the English reader only
     plain = ParametricActor(voice_map=False).perform(Line(text="Put the box down."), direction, voice)
     assert plain.applied["voice_map"] is None and plain.applied["timbre"] is not None
+
+
+def test_the_words_are_kept_only_when_heard(librivox_speech, monkeypatch, cinedub_home):
+    """Without a recogniser (the eval extra) the reference has no words and nothing is kept, so the words
+    are heard once one is installed; heard, they are kept under $CINEDUB_HOME for the next process."""
+    from cinedub.errors import CinedubError
+    from cinedub.speech.voice_map import reference_words
+
+    monkeypatch.setattr(voice_map_module, "transcripts", ContentCache(size=MAP_MEMORY_SIZE))
+    real_detect = asr.detect_language
+
+    def no_recogniser(*args, **kwargs):
+        raise CinedubError("ASR needs the eval extra")
+
+    monkeypatch.setattr(asr, "detect_language", no_recogniser)
+    assert reference_words("librivox", lambda: librivox_speech) is None
+    assert not list(cinedub_home.glob("voices/librivox-words-*"))
+    monkeypatch.setattr(asr, "detect_language", real_detect)
+    text, words = reference_words("librivox", lambda: librivox_speech)
+    assert words >= MIN_MAP_WORDS and len(list(cinedub_home.glob("voices/librivox-words-*"))) == 1
+    monkeypatch.setattr(voice_map_module, "transcripts", ContentCache(size=MAP_MEMORY_SIZE))
+    assert reference_words("librivox", lambda: pytest.fail("heard again")) == (text, words)
 
 
 def test_sounds_the_reference_does_not_hold_are_left_alone(librivox_map):
