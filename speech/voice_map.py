@@ -281,7 +281,7 @@ def learn_voice_map(reference: SpeechAnalysis, match: TimbreMatch, reader: str =
     return VoiceMap.learn(matched, reference, words=words)
 
 
-# what each reference says, by its speech's content key (see reference_words)
+# what each reference says, by its content key, in memory (and under $CINEDUB_HOME/voices, see reference_words)
 transcripts: ContentCache[tuple[str, int] | None] = ContentCache(size=MAP_MEMORY_SIZE)
 # the Whisper encoder's features, by content key (see phonetics): the reference's serve every reader's map
 encodings: ContentCache[np.ndarray] = ContentCache(size=4)
