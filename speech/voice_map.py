@@ -27,7 +27,8 @@ over 1.5-3 kHz, 72.8, but more words lost under emotion (0.141) and, on mel-ceps
 and loses more words; a regression instead (class-wise mean shifts of the log-mel envelope, as in GMM voice
 conversion) 70.4; the envelope replaced outright (blend 1.0, no fade) 72.7 at WER 0.02 -> 0.24. Nearest
 frames matched across the two voices directly (by Whisper encoder features) scored 69.6 at WER 0.8. With a
-map learned for each English reader and the reader chosen by audition (audition.py): 74.7.
+map learned for each English reader and the reader chosen by audition (audition.py): 74.7. The reference's
+aperiodicity (D4C) looked up and blended the same way, at 0.5 or 1.0: 74.6 (nothing heard).
 
 A reference too short or too unclear to learn from (fewer than MIN_MAP_WORDS words recognised, or
 fewer than MIN_MAP_PAIRS voiced pairs) gets no map: the long-term match alone applies.
