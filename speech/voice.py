@@ -81,7 +81,8 @@ def load_voice(path: str | Path, *, cleaned: bool = False) -> Voice:
         stat = Path(path).stat()
     except OSError:  # not there (or unreadable): load_audio says so in one line
         return _load_voice(path, cleaned)
-    identity = f"{Path(path).resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{cleaned}"
+    # the path as given too: the Voice names the file as its caller did (reports, a Direction's voice)
+    identity = f"{path}|{Path(path).resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{cleaned}"
     return loaded.get(identity, lambda: _load_voice(path, cleaned))
 
 
