@@ -22,12 +22,12 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from cinedub.asr import ASR_NAME, transcribe, wer
 from cinedub.speech import ParametricActor, load_voice, measure_prosody
 from cinedub.speech.audio import SAMPLE_RATE
 from cinedub.speech.prosody import EMOTION_PROSODY
 from cinedub.speech.reader import read
-
-from cinedub.asr import ASR_NAME, transcribe, wer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.real_voices: the voices and the measure
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from cinedub.files import write_json
 
-from .learned import ContentCache, kept_path, stored_or_made
+from .learned import ContentCache, OnDisk
 
 # Harvard sentences (list 1): phonetically balanced, none of the calibration's words (timbre.py), ~10 s.
 AUDITION_TEXT = ("The birch canoe slid on the smooth planks. Glue the sheet to the dark blue background. "
@@ -76,13 +76,15 @@ def audition(readers: tuple[str, ...], perform: Callable[[str], np.ndarray], ref
                     nearest_in_pitch=nearest_in_pitch)  # fmt: skip
 
 
-# auditions by reference content key, in memory (and on disk, see cached_audition)
-memory: ContentCache[Audition] = ContentCache(size=AUDITION_MEMORY_SIZE)
+
 
 
 def cached_audition(key: str, readers: tuple[str, ...], hold: Callable[[], Audition]) -> Audition:
     """The audition of the reference with content key `key` among `readers`: from memory, else from
     $CINEDUB_HOME/voices, else `hold()` and kept in both."""
-    name = f"{key}-audition-{'+'.join(reader.replace(' ', '-') for reader in readers)}"
-    path = kept_path(f"{name}-v{AUDITION_VERSION}.json")
-    return memory.get(name, lambda: stored_or_made(path, hold, load=Audition.load, save=Audition.save))
+    return memory.get(f"{key}-audition-{'+'.join(reader.replace(' ', '-') for reader in readers)}", hold)
+
+
+# auditions by reference content key and readers, in memory and under $CINEDUB_HOME/voices (cached_audition)
+memory: ContentCache[Audition] = ContentCache(
+    size=AUDITION_MEMORY_SIZE, on_disk=OnDisk(f"v{AUDITION_VERSION}.json", Audition.load, Audition.save))

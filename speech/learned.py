@@ -1,8 +1,7 @@
 """What is learned from a reference recording (its profile, its words, its voice maps, the reader that plays
 it), kept: by the recording's content, in memory for every actor of the process (ContentCache; each studio
 session or evaluation run makes a new actor) and on disk under $CINEDUB_HOME/voices for the next run
-(stored_or_made, kept_path): a CLI run with a voice used before starts its first take without learning any
-of it again."""
+(OnDisk): a CLI run with a voice used before starts its first take without learning any of it again."""
 
 from __future__ import annotations
 
@@ -10,6 +9,7 @@ import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, TypeVar
 
@@ -29,13 +29,25 @@ def content_key(audio: np.ndarray, sample_rate: int) -> str:
     return digest.hexdigest()
 
 
-class ContentCache(Generic[Value]):
-    """Values by content key, the `size` most recently used kept. Thread-safe; a value is made outside the
-    lock (making one takes seconds), so two threads asking for the same new key at once both make it and the
-    first is kept."""
+@dataclass(frozen=True)
+class OnDisk(Generic[Value]):
+    """How a ContentCache keeps its values on disk: the value of `key` in the file kept_path(f"{key}-{suffix}")
+    (the suffix says what it is and its version), read with `load`, written atomically with `save`."""
 
-    def __init__(self, *, size: int):
+    suffix: str
+    load: Callable[[Path], Value]
+    save: Callable[[Value, Path], None]
+
+
+class ContentCache(Generic[Value]):
+    """Values by key (a content key or a name made from one; a file's identity for loaded voices), the `size`
+    most recently used kept; with `on_disk`, also kept under $CINEDUB_HOME/voices for the next process
+    (stored_or_made). Thread-safe; a value is made outside the lock (making one takes seconds), so two threads
+    asking for the same new key at once both make it and the first is kept."""
+
+    def __init__(self, *, size: int, on_disk: OnDisk[Value] | None = None):
         self.size = size
+        self.on_disk = on_disk
         self._values: OrderedDict[str, Value] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -44,13 +56,23 @@ class ContentCache(Generic[Value]):
             if key in self._values:
                 self._values.move_to_end(key)
                 return self._values[key]
-        value = make()
+        if self.on_disk is None:
+            value = make()
+        else:
+            disk = self.on_disk
+            # (None, which stored_or_made keeps as an empty file, is only ever what `make` gave)
+            value = stored_or_made(kept_path(f"{key}-{disk.suffix}"), make, load=disk.load, save=disk.save)  # type: ignore[assignment]
         with self._lock:
             value = self._values.setdefault(key, value)
             self._values.move_to_end(key)
             while len(self._values) > self.size:
                 self._values.popitem(last=False)
         return value
+
+    def clear(self) -> None:
+        """Forget what is in memory (what is on disk stays): as a new process would start."""
+        with self._lock:
+            self._values.clear()
 
 
 def kept_path(name: str) -> Path:

@@ -28,7 +28,7 @@ from .audio import (
 )
 from .audition import AUDITION_TEXT, Audition, audition, cached_audition
 from .frontend import MAX_SQUEEZE, check_speakable, count_syllables, estimate_speech_seconds
-from .learned import ContentCache, content_key, kept_path, stored_or_made
+from .learned import ContentCache, OnDisk, content_key
 from .measure import energy_slope_db_per_s, measure_prosody
 from .prosody import (
     REFERENCE_RANGE_FACTOR_LIMITS,
@@ -58,8 +58,10 @@ from .world import PAUSE_ELASTICITY, analyse, fit_duration, synthesise
 
 PROFILE_CACHE_SIZE = 16
 PROFILE_CACHE_VERSION = 1  # changes with anything that changes a reference's profile
-# Reference profiles by content: a profile costs a dialogue split (DeepFilterNet) and a WORLD analysis.
-profiles: ContentCache[VoiceProfile] = ContentCache(size=PROFILE_CACHE_SIZE)
+# Reference profiles by content, in memory and under $CINEDUB_HOME/voices: a profile costs a dialogue split
+# (DeepFilterNet) and a WORLD analysis.
+profiles: ContentCache[VoiceProfile] = ContentCache(
+    size=PROFILE_CACHE_SIZE, on_disk=OnDisk(f"profile-v{PROFILE_CACHE_VERSION}.npz", VoiceProfile.load, VoiceProfile.save))
 
 
 class ParametricActor:
@@ -112,8 +114,7 @@ class ParametricActor:
             check_voice(voice)
             return profile_of(self._speech(voice, key))
 
-        path = kept_path(f"{key}-profile-v{PROFILE_CACHE_VERSION}.npz")
-        return profiles.get(key, lambda: stored_or_made(path, profile, load=VoiceProfile.load, save=VoiceProfile.save))
+        return profiles.get(key, profile)
 
     def reference_map(self, voice: Voice, key: str, match: TimbreMatch, reader: str) -> VoiceMap | None:
         """The frame-wise voice map of `voice` (content key `key`) for English takes read by `reader`

@@ -50,7 +50,7 @@ from cinedub.files import atomic_path, write_json
 
 from .audio import FRAME_PERIOD_MS, LENGTH_SCALE_LIMITS, SAMPLE_RATE
 from .frontend import check_speakable, estimate_speech_seconds
-from .learned import ContentCache, kept_path, stored_or_made
+from .learned import ContentCache, OnDisk
 from .reader import ENGLISH, PIPER_JOE, read
 from .timbre import SpeechAnalysis, TimbreMatch, analyse_speech, apply_envelope, reader_tempo
 from .world import FFT_SIZE
@@ -251,18 +251,19 @@ def reference_words(key: str, speech: Callable[[], SpeechAnalysis]) -> tuple[str
         except CinedubError:  # words the reader can't say
             return None
 
-    def load(path: Path) -> tuple[str, int]:
-        heard = json.loads(path.read_text())
-        return str(heard["text"]), int(heard["words"])
-
-    def save(heard: tuple[str, int], path: Path) -> None:
-        write_json(path, {"text": heard[0], "words": heard[1]})
-
-    path = kept_path(f"{key}-words-v{WORDS_CACHE_VERSION}.json")
     try:
-        return transcripts.get(key, lambda: stored_or_made(path, hear, load=load, save=save))
-    except CinedubError:  # no recogniser (the eval extra): no map
+        return transcripts.get(key, hear)
+    except CinedubError:  # no recogniser (the eval extra): no map, and nothing kept
         return None
+
+
+def _load_words(path: Path) -> tuple[str, int]:
+    heard = json.loads(path.read_text())
+    return str(heard["text"]), int(heard["words"])
+
+
+def _save_words(heard: tuple[str, int], path: Path) -> None:
+    write_json(path, {"text": heard[0], "words": heard[1]})
 
 
 def learn_voice_map(reference: SpeechAnalysis, match: TimbreMatch, reader: str = PIPER_JOE, *,
@@ -282,17 +283,17 @@ def learn_voice_map(reference: SpeechAnalysis, match: TimbreMatch, reader: str =
     return VoiceMap.learn(matched, reference, words=words)
 
 
-# what each reference says, by its content key, in memory (and under $CINEDUB_HOME/voices, see reference_words)
-transcripts: ContentCache[tuple[str, int] | None] = ContentCache(size=MAP_MEMORY_SIZE)
+# what each reference says, by its content key, in memory and under $CINEDUB_HOME/voices (see reference_words)
+transcripts: ContentCache[tuple[str, int] | None] = ContentCache(
+    size=MAP_MEMORY_SIZE, on_disk=OnDisk(f"words-v{WORDS_CACHE_VERSION}.json", _load_words, _save_words))
 # the Whisper encoder's features, by content key (see phonetics): the reference's serve every reader's map
 encodings: ContentCache[np.ndarray] = ContentCache(size=4)
-# maps by reference content key, in memory (and under $CINEDUB_HOME/voices, see cached_voice_map)
-memory: ContentCache[VoiceMap | None] = ContentCache(size=MAP_MEMORY_SIZE)
+# maps by reference content key and reader, in memory and under $CINEDUB_HOME/voices (see cached_voice_map)
+memory: ContentCache[VoiceMap | None] = ContentCache(
+    size=MAP_MEMORY_SIZE, on_disk=OnDisk(f"v{MAP_CACHE_VERSION}.npz", VoiceMap.load, VoiceMap.save))
 
 
 def cached_voice_map(key: str, reader: str, learn: Callable[[], VoiceMap | None]) -> VoiceMap | None:
     """The map of the reference with content key `key` for takes read by `reader`: from memory, else from
     $CINEDUB_HOME/voices, else `learn()`ed and kept in both."""
-    name = f"{key}-{reader.replace(' ', '-')}"
-    path = kept_path(f"{name}-v{MAP_CACHE_VERSION}.npz")
-    return memory.get(name, lambda: stored_or_made(path, learn, load=VoiceMap.load, save=VoiceMap.save))
+    return memory.get(f"{key}-{reader.replace(' ', '-')}", learn)

@@ -8,8 +8,7 @@ import pytest
 from cinedub.speech import ParametricActor, festival_voice, load_voice
 from cinedub.speech import audition as audition_module
 from cinedub.speech.audio import SAMPLE_RATE
-from cinedub.speech.audition import AUDITION_MARGIN, AUDITION_MEMORY_SIZE, audition
-from cinedub.speech.learned import ContentCache
+from cinedub.speech.audition import AUDITION_MARGIN, audition
 from cinedub.speech.reader import FESTIVAL_SLT, PIPER_JOE, english_readers
 
 from cinedub.asr import transcribe, wer
@@ -74,7 +73,7 @@ def test_the_take_says_which_reader_played_the_voice_and_why(monkeypatch):
     """The cards speaker (a man, ~99 Hz, nearer joe in pitch) is auditioned by both readers; slt, heard
     clearly nearer, reads every take, and the take reports the audition. Without festival, Piper reads and nothing is
     auditioned."""
-    monkeypatch.setattr(audition_module, "memory", ContentCache(size=AUDITION_MEMORY_SIZE))
+    audition_module.memory.clear()
     voice = load_voice(CARDS)
     direction = Direction(window=Window(start=0.0, end=2.2), voice=str(voice.path))
     take = ParametricActor().perform(Line(text="Put the box down and listen to me."), direction, voice)

@@ -11,9 +11,6 @@ from cinedub.speech import audition as audition_module
 from cinedub.speech import parametric as parametric_module
 from cinedub.speech import voice_map as voice_map_module
 from cinedub.speech.audio import SAMPLE_RATE
-from cinedub.speech.audition import AUDITION_MEMORY_SIZE
-from cinedub.speech.parametric import PROFILE_CACHE_SIZE
-from cinedub.speech.learned import ContentCache
 from cinedub.speech.reader import PIPER_JOE, english_readers, read
 from cinedub.speech.timbre import (
     TimbreMatch,
@@ -23,7 +20,7 @@ from cinedub.speech.timbre import (
     match_timbre,
     profile_of,
 )
-from cinedub.speech.voice_map import MAP_MEMORY_SIZE, MIN_MAP_WORDS, VoiceMap, learn_voice_map, mel_cepstra
+from cinedub.speech.voice_map import MIN_MAP_WORDS, VoiceMap, learn_voice_map, mel_cepstra
 
 from cinedub import asr, media
 from cinedub.types import Direction, Line, Window
@@ -144,11 +141,11 @@ def test_the_map_is_learned_once_per_reference_kept_and_reported(monkeypatch):
     monkeypatch.setattr("cinedub.speech.parametric.audition", counting_audition)
     monkeypatch.setattr(asr, "transcribe", counting_transcribe)
     monkeypatch.setattr(voice_map_module, "phonetic_frames", counting_encode)
-    monkeypatch.setattr(voice_map_module, "transcripts", ContentCache(size=MAP_MEMORY_SIZE))
-    monkeypatch.setattr(voice_map_module, "encodings", ContentCache(size=4))
-    monkeypatch.setattr(parametric_module, "profiles", ContentCache(size=PROFILE_CACHE_SIZE))
-    monkeypatch.setattr(voice_map_module, "memory", ContentCache(size=MAP_MEMORY_SIZE))
-    monkeypatch.setattr(audition_module, "memory", ContentCache(size=AUDITION_MEMORY_SIZE))
+    voice_map_module.transcripts.clear()
+    voice_map_module.encodings.clear()
+    parametric_module.profiles.clear()
+    voice_map_module.memory.clear()
+    audition_module.memory.clear()
     voice = load_voice(SHARED_DATA / "latentsync_demo1_voice.wav")
     direction = Direction(window=Window(start=0.0, end=2.5), voice=str(voice.path))
     line = Line(text="I never thought I would see you here again.")
@@ -156,10 +153,9 @@ def test_the_map_is_learned_once_per_reference_kept_and_reported(monkeypatch):
     first = actor.perform(line, direction, voice)
     retake = actor.perform(Line(text="Put the box down and listen to me."), direction, voice)
     session = ParametricActor().perform(line, direction, voice)
-    for module, cache, size in ((voice_map_module, "memory", MAP_MEMORY_SIZE), (voice_map_module, "transcripts",
-                                 MAP_MEMORY_SIZE), (audition_module, "memory", AUDITION_MEMORY_SIZE),
-                                (parametric_module, "profiles", PROFILE_CACHE_SIZE)):  # fmt: skip
-        monkeypatch.setattr(module, cache, ContentCache(size=size))
+    for cache in (voice_map_module.memory, voice_map_module.transcripts, audition_module.memory,
+                  parametric_module.profiles):  # a new process: the memory empty, $CINEDUB_HOME kept
+        cache.clear()
     split: list[int] = []
     real_split = parametric_module.split_dialogue
     monkeypatch.setattr(parametric_module, "split_dialogue", lambda *a, **k: split.append(1) or real_split(*a, **k))
@@ -187,7 +183,7 @@ def test_the_words_are_kept_only_when_heard(librivox_speech, monkeypatch, cinedu
     from cinedub.errors import CinedubError
     from cinedub.speech.voice_map import reference_words
 
-    monkeypatch.setattr(voice_map_module, "transcripts", ContentCache(size=MAP_MEMORY_SIZE))
+    voice_map_module.transcripts.clear()
     real_detect = asr.detect_language
 
     def no_recogniser(*args, **kwargs):
@@ -199,7 +195,7 @@ def test_the_words_are_kept_only_when_heard(librivox_speech, monkeypatch, cinedu
     monkeypatch.setattr(asr, "detect_language", real_detect)
     text, words = reference_words("librivox", lambda: librivox_speech)
     assert words >= MIN_MAP_WORDS and len(list(cinedub_home.glob("voices/librivox-words-*"))) == 1
-    monkeypatch.setattr(voice_map_module, "transcripts", ContentCache(size=MAP_MEMORY_SIZE))
+    voice_map_module.transcripts.clear()
     assert reference_words("librivox", lambda: pytest.fail("heard again")) == (text, words)
 
 
