@@ -11,6 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from cinedub.errors import CinedubError
+from cinedub.media import load_audio, resample
+from cinedub.types import Direction, Line, Voice, Window
 from cinedub.speech import (
     Actor,
     ParametricActor,
@@ -24,12 +28,8 @@ from cinedub.speech import (
 from cinedub.speech.audio import SAMPLE_RATE
 from cinedub.speech.frontend import MAX_SQUEEZE
 from cinedub.speech.measure import articulation_rate_sps
-from cinedub.speech.piper_voice import speak
 from cinedub.speech.voice import VOICE_EXCERPT_S, VOICE_SEARCH_S
-
-from cinedub.errors import CinedubError
-from cinedub.media import load_audio, resample
-from cinedub.types import Direction, Line, Voice, Window
+from cinedub.speech.piper_voice import speak
 
 from .conftest import SHARED_DATA
 

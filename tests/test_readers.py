@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
+from cinedub.asr import transcribe, wer
+from cinedub.errors import CinedubError
 from cinedub.speech import ParametricActor, festival_voice, load_voice
 from cinedub.speech import audition as audition_module
 from cinedub.speech.audio import SAMPLE_RATE
 from cinedub.speech.audition import AUDITION_MARGIN, audition
 from cinedub.speech.reader import FESTIVAL_SLT, PIPER_JOE, english_readers
-
-from cinedub.asr import transcribe, wer
-from cinedub.errors import CinedubError
 from cinedub.types import Direction, Line, Window
 
 from .real_voices import POCKETSPHINX

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
+from cinedub import asr, media
 from cinedub.speech import ParametricActor, load_voice
 from cinedub.speech import audition as audition_module
 from cinedub.speech import parametric as parametric_module
@@ -21,8 +23,6 @@ from cinedub.speech.timbre import (
     profile_of,
 )
 from cinedub.speech.voice_map import MIN_MAP_WORDS, VoiceMap, learn_voice_map, mel_cepstra
-
-from cinedub import asr, media
 from cinedub.types import Direction, Line, Window
 
 from .conftest import SHARED_DATA
